@@ -1,0 +1,90 @@
+"""`PyDriver`: runs a Python policy in a Python environment and feeds observers."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from agentax.environments.py_environment import PyEnvironment
+from agentax.policies.py_policy import PyPolicy
+from agentax.trajectories import time_step as ts
+from agentax.trajectories.policy_step import PolicyStep
+from agentax.trajectories.trajectory import Trajectory
+
+_LAST = int(ts.StepType.LAST)
+_FIRST = int(ts.StepType.FIRST)
+
+
+class PyDriver:
+    """Steps `env` with `policy` until `max_steps` steps or `max_episodes` episodes.
+
+    Steps are counted as `~traj.is_boundary()` and episodes as `traj.is_boundary()`
+    (or `traj.is_last()` when `end_episode_on_boundary=False`), summed over the
+    batch. A limit of 0 or None is unset; at least one must be set. Each step,
+    `transition_observers` get `(time_step, policy_step, next_time_step)`, then
+    `observers` get the `Trajectory`, then `info_observers` get `env.get_info()`;
+    the policy step they see carries the policy state the action was taken with.
+    """
+
+    def __init__(self, env: PyEnvironment, policy: PyPolicy, observers: Sequence[Callable] | None = None,
+                 transition_observers: Sequence[Callable] | None = None,
+                 info_observers: Sequence[Callable] | None = None,
+                 max_steps: int | None = None, max_episodes: int | None = None,
+                 end_episode_on_boundary: bool = True):
+        if not max_steps and not max_episodes:
+            raise ValueError("PyDriver: set `max_steps` or `max_episodes` (or both) to a positive number; "
+                             f"got max_steps={max_steps!r}, max_episodes={max_episodes!r}")
+        for name, limit in (("max_steps", max_steps), ("max_episodes", max_episodes)):
+            if limit is not None and limit < 0:
+                raise ValueError(f"PyDriver: `{name}` must be >= 0 or None, got {limit}")
+        self.env = env
+        self.policy = policy
+        self.observers = list(observers or [])
+        self.transition_observers = list(transition_observers or [])
+        self.info_observers = list(info_observers or [])
+        self._max_steps = max_steps or np.inf
+        self._max_episodes = max_episodes or np.inf
+        self._end_episode_on_boundary = end_episode_on_boundary
+
+    def run(self, time_step: ts.TimeStep, policy_state=()):
+        """Run from `time_step`; return the final `(time_step, policy_state)`."""
+        env, policy = self.env, self.policy
+        observers, transition_observers = self.observers, self.transition_observers
+        info_observers = self.info_observers
+        batched = env.batched
+        on_boundary = self._end_episode_on_boundary
+        num_steps = num_episodes = 0
+        while num_steps < self._max_steps and num_episodes < self._max_episodes:
+            # Unbatched step types are compared as Python ints: 0-d array comparisons
+            # cost ten times more, and this loop is the hot path.
+            if not batched and num_episodes > 0 and int(time_step.step_type) == _FIRST:
+                policy_state = policy.get_initial_state(None)
+            action_step = policy.action(time_step, policy_state)
+            next_time_step = env.step(action_step.action)
+            # Same fields as `trajectory.from_transition`, inlined: this is the hot loop.
+            traj = Trajectory(time_step.step_type, time_step.observation, action_step.action,
+                              action_step.info, next_time_step.step_type, next_time_step.reward,
+                              next_time_step.discount)
+            if transition_observers:
+                observed_step = PolicyStep(action_step.action, policy_state, action_step.info)
+                for observer in transition_observers:
+                    observer((time_step, observed_step, next_time_step))
+            for observer in observers:
+                observer(traj)
+            if info_observers:
+                info = env.get_info()
+                for observer in info_observers:
+                    observer(info)
+            if batched:
+                boundary = time_step.step_type == _LAST
+                num_steps += np.sum(~boundary)
+                num_episodes += np.sum(boundary if on_boundary else next_time_step.step_type == _LAST)
+            elif int(time_step.step_type) == _LAST:
+                num_episodes += on_boundary
+            else:
+                num_steps += 1
+                num_episodes += (not on_boundary) and int(next_time_step.step_type) == _LAST
+            time_step = next_time_step
+            policy_state = action_step.state
+        return time_step, policy_state

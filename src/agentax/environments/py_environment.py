@@ -1,0 +1,127 @@
+"""`PyEnvironment`: a stateful Python environment that auto-resets.
+
+Subclasses write `observation_spec()`, `action_spec()`, `_reset()` and
+`_step(action)`; the base class validates actions and handles auto-reset, so
+`_step` never sees a step after LAST.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+
+from agentax.specs import array_spec
+from agentax.trajectories import time_step as ts
+
+_LAST = int(ts.StepType.LAST)
+
+
+class PyEnvironment(abc.ABC):
+    """Base class for Python environments (mirrors `tf_agents.environments.PyEnvironment`).
+
+    `step(action)` after a LAST time step ignores `action` and returns the FIRST
+    time step of a new episode (auto-reset). Actions are checked against
+    `action_spec()`: a wrong shape, dtype or out-of-bounds value raises
+    `ValueError` naming the spec and the value.
+    """
+
+    # Batched environments whose members reset themselves set this to True.
+    _handles_auto_reset = False
+
+    def __init__(self, validate_actions: bool = True):
+        self._current_time_step: ts.TimeStep | None = None
+        self._validate_actions = validate_actions
+        self._action_leaf: array_spec.ArraySpec | None = None
+
+    # ---- specs
+    @abc.abstractmethod
+    def observation_spec(self):
+        """The nest of specs of an observation."""
+
+    @abc.abstractmethod
+    def action_spec(self):
+        """The nest of specs of an action."""
+
+    def reward_spec(self):
+        return array_spec.ArraySpec((), np.float32, name="reward")
+
+    def discount_spec(self):
+        return array_spec.BoundedArraySpec((), np.float32, 0.0, 1.0, name="discount")
+
+    def time_step_spec(self) -> ts.TimeStep:
+        return ts.time_step_spec(self.observation_spec(), self.reward_spec())
+
+    # ---- batching
+    @property
+    def batched(self) -> bool:
+        return False
+
+    @property
+    def batch_size(self) -> int | None:
+        return None
+
+    # ---- the loop
+    def current_time_step(self) -> ts.TimeStep:
+        """The last time step returned (resets first if there is none)."""
+        if self._current_time_step is None:
+            return self.reset()
+        return self._current_time_step
+
+    def reset(self) -> ts.TimeStep:
+        """Start a new episode and return its FIRST time step."""
+        self._current_time_step = self._reset()
+        return self._current_time_step
+
+    def step(self, action) -> ts.TimeStep:
+        """Apply `action`; after a LAST step, ignore it and return FIRST."""
+        current = self._current_time_step
+        # int() first: comparing a 0-d array is ten times slower, and this runs every step.
+        if current is None or (not self._handles_auto_reset and int(current.step_type) == _LAST):
+            return self.reset()
+        if self._validate_actions:
+            leaf = self._action_leaf
+            if not (leaf and leaf.check_array(action)):  # fast path: one unbatched spec
+                self._check_action(action)
+        self._current_time_step = self._step(action)
+        return self._current_time_step
+
+    def _check_action(self, action) -> None:
+        if self._action_leaf is None:
+            leaves = array_spec.flatten(self.action_spec())
+            self._action_leaf = leaves[0] if len(leaves) == 1 and not self.batched else False
+            if self._action_leaf and self._action_leaf.check_array(action):
+                return
+        outer = (self.batch_size,) if self.batched else ()
+        array_spec.validate(self.action_spec(), action, "action", outer_dims=outer)
+
+    @abc.abstractmethod
+    def _reset(self) -> ts.TimeStep:
+        """Start an episode; return its FIRST time step."""
+
+    @abc.abstractmethod
+    def _step(self, action) -> ts.TimeStep:
+        """Apply a valid action within an episode; return the next time step."""
+
+    # ---- extras
+    def get_info(self):
+        """Extra information from the last step (environment specific)."""
+        raise NotImplementedError(f"{type(self).__name__} does not provide get_info()")
+
+    def render(self, mode: str = "rgb_array"):
+        """An RGB frame (H, W, 3) uint8 of the current state."""
+        raise NotImplementedError(f"{type(self).__name__} does not support render()")
+
+    def seed(self, seed: int):
+        """Seed the environment's randomness (applied at the next reset)."""
+        raise NotImplementedError(f"{type(self).__name__} does not support seed()")
+
+    def close(self) -> None:
+        """Release resources (processes, windows)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

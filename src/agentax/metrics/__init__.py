@@ -1,0 +1,1 @@
+"""Metrics: observers that summarise what a driver produced."""

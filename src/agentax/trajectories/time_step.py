@@ -1,0 +1,106 @@
+"""`StepType`, `TimeStep` and the constructors environments use to make them.
+
+The constructors work on NumPy and on JAX arrays alike (they follow the type of
+`observation`), so Python and compiled environments share one implementation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from agentax.specs import array_spec
+
+
+class StepType:
+    """Where a time step sits in its episode."""
+
+    FIRST = np.int32(0)
+    MID = np.int32(1)
+    LAST = np.int32(2)
+
+
+class TimeStep(NamedTuple):
+    """What an environment returns: `step_type`, `reward`, `discount`, `observation`."""
+
+    step_type: Any
+    reward: Any
+    discount: Any
+    observation: Any
+
+    def is_first(self):
+        return self.step_type == StepType.FIRST
+
+    def is_mid(self):
+        return self.step_type == StepType.MID
+
+    def is_last(self):
+        return self.step_type == StepType.LAST
+
+
+def _xp(observation):
+    """`jnp` when the observation nest holds JAX arrays (or tracers), else `np`."""
+    if isinstance(observation, np.ndarray):  # the common case, kept cheap
+        return np
+    if isinstance(observation, jax.Array):
+        return jnp
+    leaves = jax.tree.leaves(observation)
+    return jnp if any(isinstance(x, jax.Array) for x in leaves) else np
+
+
+def _filled(xp, batch_size, value, dtype):
+    if batch_size is None:
+        return xp.asarray(value, dtype=dtype)
+    return xp.full((batch_size,), value, dtype=dtype)
+
+
+def restart(observation, batch_size: int | None = None, reward_spec=None) -> TimeStep:
+    """A FIRST time step: reward 0, discount 1."""
+    xp = _xp(observation)
+    if reward_spec is None:
+        reward = _filled(xp, batch_size, 0.0, np.float32)
+    else:
+        outer = () if batch_size is None else (batch_size,)
+        reward = array_spec.map_spec(lambda s: xp.zeros(outer + s.shape, s.dtype), reward_spec)
+    return TimeStep(_filled(xp, batch_size, StepType.FIRST, np.int32), reward,
+                    _filled(xp, batch_size, 1.0, np.float32), observation)
+
+
+def _step(step_type, observation, reward, discount) -> TimeStep:
+    xp = _xp(observation)
+    reward = xp.asarray(reward, np.float32)
+    shape = reward.shape
+    if not shape:  # unbatched: the hot path of Python environments
+        return TimeStep(xp.asarray(step_type), reward, xp.asarray(discount, np.float32), observation)
+    return TimeStep(xp.full(shape, step_type, np.int32), reward,
+                    xp.broadcast_to(xp.asarray(discount, np.float32), shape), observation)
+
+
+def transition(observation, reward, discount=1.0) -> TimeStep:
+    """A MID time step."""
+    return _step(StepType.MID, observation, reward, discount)
+
+
+def termination(observation, reward) -> TimeStep:
+    """A LAST time step from a terminal state: discount 0 (nothing to bootstrap)."""
+    return _step(StepType.LAST, observation, reward, 0.0)
+
+
+def truncation(observation, reward, discount=1.0) -> TimeStep:
+    """A LAST time step cut by a time limit: discount stays (bootstrapping is valid)."""
+    return _step(StepType.LAST, observation, reward, discount)
+
+
+def time_step_spec(observation_spec, reward_spec=None) -> TimeStep:
+    """The `TimeStep` of specs an environment with these specs returns."""
+    if reward_spec is None:
+        reward_spec = array_spec.ArraySpec((), np.float32, name="reward")
+    return TimeStep(
+        step_type=array_spec.ArraySpec((), np.int32, name="step_type"),
+        reward=reward_spec,
+        discount=array_spec.BoundedArraySpec((), np.float32, 0.0, 1.0, name="discount"),
+        observation=observation_spec,
+    )

@@ -1,0 +1,93 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agentax.specs import array_spec
+from agentax.specs.array_spec import ArraySpec, BoundedArraySpec
+from agentax.trajectories import (PolicyStep, StepType, from_transition, restart, termination, transition,
+                                  truncation)
+
+
+def test_bounded_spec_broadcasts_scalar_bounds_and_prints_them():
+    spec = BoundedArraySpec((3,), np.float32, -1.0, 2.0, name="obs")
+    assert spec.minimum.dtype == np.float32 and float(spec.maximum) == 2.0
+    assert spec.check_array(np.array([0, 1, 2], np.float32))
+    assert not spec.check_array(np.array([0, 1, 3], np.float32))
+    text = repr(spec)
+    assert "shape=(3,)" in text and "float32" in text and "minimum=-1.0" in text and "name='obs'" in text
+
+
+def test_bounded_spec_rejects_bad_bounds():
+    with pytest.raises(ValueError, match="minimum"):
+        BoundedArraySpec((2,), np.float32, [0.0, 0.0, 0.0], 1.0)
+    with pytest.raises(ValueError, match="greater"):
+        BoundedArraySpec((), np.int64, 3, 1)
+
+
+def test_validate_names_argument_spec_and_value():
+    spec = BoundedArraySpec((), np.int64, 0, 1, name="action")
+    array_spec.validate(spec, np.int64(1), "action")
+    with pytest.raises(ValueError, match=r"`action`.*bounds") as err:
+        array_spec.validate(spec, np.int64(5), "action")
+    assert "BoundedArraySpec" in str(err.value) and "5" in str(err.value)
+    with pytest.raises(ValueError, match="dtype int32, expected int64"):
+        array_spec.validate(spec, np.int32(1), "action")
+    with pytest.raises(ValueError, match=r"shape \(1,\), expected \(\)"):
+        array_spec.validate(spec, np.array([1]), "action")
+
+
+def test_validate_nests():
+    spec = {"a": ArraySpec((2,), np.float32), "b": (BoundedArraySpec((), np.int32, 0, 3),)}
+    good = {"a": np.zeros(2, np.float32), "b": (np.int32(2),)}
+    array_spec.validate(spec, good)
+    with pytest.raises(ValueError, match="structure"):
+        array_spec.validate(spec, {"a": np.zeros(2, np.float32)})
+
+
+def test_sample_spec_nest_is_seeded_and_within_bounds():
+    spec = {"d": BoundedArraySpec((), np.int64, 2, 4), "c": BoundedArraySpec((3,), np.float32, -1.0, 1.0)}
+    a = array_spec.sample_spec_nest(spec, np.random.default_rng(7), outer_dims=(100,))
+    b = array_spec.sample_spec_nest(spec, np.random.default_rng(7), outer_dims=(100,))
+    np.testing.assert_array_equal(a["d"], b["d"])
+    assert a["d"].shape == (100,) and set(np.unique(a["d"])) == {2, 3, 4}
+    assert a["c"].shape == (100, 3) and a["c"].dtype == np.float32
+    assert a["c"].min() >= -1 and a["c"].max() <= 1
+
+
+def test_from_gym_space_all_kinds():
+    s = gym.spaces
+    assert array_spec.from_gym_space(s.Discrete(3, start=1)) == BoundedArraySpec((), np.int64, 1, 3)
+    md = array_spec.from_gym_space(s.MultiDiscrete([2, 5]))
+    np.testing.assert_array_equal(md.maximum, [1, 4])
+    mb = array_spec.from_gym_space(s.MultiBinary(4))
+    assert mb.shape == (4,) and mb.dtype == np.int8 and int(mb.maximum) == 1
+    box = array_spec.from_gym_space(s.Box(-2.0, 2.0, (2, 3), np.float32))
+    assert box.shape == (2, 3) and float(box.minimum) == -2.0
+    nested = array_spec.from_gym_space(s.Dict({"pos": s.Box(0, 1, (2,)), "t": s.Tuple((s.Discrete(2), s.Discrete(4)))}))
+    assert set(nested) == {"pos", "t"} and nested["t"][1].num_values == 4
+
+
+def test_time_step_constructors_unbatched_and_batched():
+    obs = np.zeros(2, np.float32)
+    first = restart(obs)
+    assert first.step_type == StepType.FIRST and first.reward == 0 and first.discount == 1
+    assert transition(obs, 1.0, 0.9).discount == np.float32(0.9)
+    term = termination(obs, 2.0)
+    assert term.is_last() and term.discount == 0.0 and term.reward == 2.0
+    trunc = truncation(obs, 1.0)
+    assert trunc.is_last() and trunc.discount == 1.0
+    batch = restart(np.zeros((3, 2), np.float32), batch_size=3)
+    assert batch.step_type.shape == (3,) and batch.reward.dtype == np.float32
+    mids = transition(np.zeros((3, 2)), np.ones(3))
+    np.testing.assert_array_equal(mids.step_type, [1, 1, 1])
+
+
+def test_trajectory_predicates():
+    obs = np.zeros(1)
+    last = termination(obs, 1.0)
+    boundary = from_transition(last, PolicyStep(np.int64(0)), restart(obs))
+    assert boundary.is_boundary() and not boundary.is_last() and not boundary.is_first()
+    ending = from_transition(transition(obs, 1.0), PolicyStep(np.int64(0)), last)
+    assert ending.is_last() and not ending.is_boundary()
+    starting = from_transition(restart(obs), PolicyStep(np.int64(0)), transition(obs, 1.0))
+    assert starting.is_first() and starting.reward == 1.0
