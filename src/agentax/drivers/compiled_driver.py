@@ -1,0 +1,161 @@
+"""The compiled act-step-observe loop shared by `DynamicStepDriver` and `DynamicEpisodeDriver`.
+
+One run is a `jax.lax.while_loop` over `(env_state, time_step, policy_state,
+key, observer_states, counter, iterations)`. Policy parameters are an argument,
+so new parameters never recompile; the loop is compiled once per driver.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+from jax.experimental import io_callback
+
+from agentax.environments.jax_environment import JaxEnvironment, as_stateful
+from agentax.metrics.jax_metrics import JaxObserver
+from agentax.policies.jax_policy import JaxPolicy
+from agentax.specs import array_spec
+from agentax.trajectories.policy_step import PolicyStep
+from agentax.trajectories.trajectory import Transition, from_transition
+
+_NO_LIMIT = jnp.iinfo(jnp.int32).max
+
+
+class DriverState(NamedTuple):
+    """Everything one run carries between runs (a pytree)."""
+
+    env_state: Any
+    time_step: Any
+    policy_state: Any
+    key: Any
+    observer_states: tuple
+    transition_observer_states: tuple
+
+
+def _check_specs_match(env: JaxEnvironment, policy: JaxPolicy) -> None:
+    env_spec, policy_spec = env.action_spec(), policy.action_spec
+    same = (jax.tree.structure(env_spec, is_leaf=lambda x: isinstance(x, array_spec.ArraySpec))
+            == jax.tree.structure(policy_spec, is_leaf=lambda x: isinstance(x, array_spec.ArraySpec))
+            and all(a == b for a, b in zip(array_spec.flatten(env_spec), array_spec.flatten(policy_spec))))
+    if not same:
+        raise ValueError("the policy's action spec does not match the environment's:\n"
+                         f"  policy.action_spec: {policy_spec}\n  env.action_spec(): {env_spec}")
+
+
+def _host_observer(observer: Callable) -> Callable:
+    """Call a plain Python observer from inside the compiled loop (slow: a host round trip)."""
+
+    def call(item):
+        observer(item)
+
+    def update(state, item):
+        io_callback(call, None, item, ordered=True)
+        return state
+
+    return update
+
+
+class CompiledDriver:
+    """Base of the compiled drivers. Subclasses say what a loop iteration counts
+    (`_count(traj)`) and may override `_loop_condition_fn()`."""
+
+    def __init__(self, env, policy: JaxPolicy, observers: Sequence | None = None,
+                 transition_observers: Sequence | None = None, limit: int = 1, limit_name: str = "num_steps",
+                 seed: int = 0):
+        if int(limit) < 1:
+            raise ValueError(f"{type(self).__name__}: `{limit_name}` must be >= 1, got {limit}")
+        self.env = as_stateful(env)
+        self.policy = policy
+        _check_specs_match(self.env.env, policy)
+        self.observers = list(observers or [])
+        self.transition_observers = list(transition_observers or [])
+        self._limit = int(limit)
+        self._key = jax.random.PRNGKey(seed)
+        self.trace_count = 0  # how many times the loop was traced (compiled)
+        self._run_jit = jax.jit(self._run_pure_traced)
+
+    # ---- what subclasses decide
+    def _count(self, trajectory) -> jax.Array:
+        raise NotImplementedError
+
+    def _loop_condition_fn(self) -> Callable[[jax.Array, jax.Array], jax.Array]:
+        """`cond(counter, limit)`: keep looping while the summed counter is below the limit."""
+        return lambda counter, limit: jnp.sum(counter) < limit
+
+    # ---- the pure core
+    @staticmethod
+    def _states(observers, batch_size):
+        return tuple(o.state if isinstance(o, JaxObserver) and o.state is not None
+                     else o.init(batch_size) if isinstance(o, JaxObserver) else () for o in observers)
+
+    def initial_state(self, key, policy_state=None) -> DriverState:
+        """Pure: reset the environment with `key`; fresh observer states."""
+        env = self.env.env
+        reset_key, key = jax.random.split(key)
+        env_state, time_step = env.reset(reset_key)
+        if policy_state is None:
+            policy_state = self.policy.get_initial_state(env.batch_size)
+        fresh = lambda obs: tuple(o.init(env.batch_size) if isinstance(o, JaxObserver) else () for o in obs)
+        return DriverState(env_state, time_step, policy_state, key, fresh(self.observers),
+                           fresh(self.transition_observers))
+
+    def run_pure(self, params, state: DriverState, limit=None, maximum_iterations=None) -> DriverState:
+        """Pure: one run from `state`; call it inside your own `jit`, `vmap` or train step."""
+        env, policy = self.env.env, self.policy
+        limit = self._limit if limit is None else limit
+        maximum_iterations = _NO_LIMIT if maximum_iterations is None else maximum_iterations
+        observers = [o.update if isinstance(o, JaxObserver) else _host_observer(o) for o in self.observers]
+        transition_observers = [o.update if isinstance(o, JaxObserver) else _host_observer(o)
+                                for o in self.transition_observers]
+        condition = self._loop_condition_fn()
+
+        def body(carry):
+            state, counter, iterations = carry
+            key, policy_key = jax.random.split(state.key)
+            action_step = policy.action(params, state.time_step, state.policy_state, policy_key)
+            env_state, next_time_step = env.step(state.env_state, action_step.action)
+            observed_step = PolicyStep(action_step.action, state.policy_state, action_step.info)
+            transition = Transition(state.time_step, observed_step, next_time_step)
+            traj = from_transition(state.time_step, observed_step, next_time_step)
+            transition_states = tuple(update(s, transition) for update, s in
+                                      zip(transition_observers, state.transition_observer_states))
+            observer_states = tuple(update(s, traj) for update, s in zip(observers, state.observer_states))
+            new_state = DriverState(env_state, next_time_step, action_step.state, key, observer_states,
+                                    transition_states)
+            return new_state, counter + self._count(traj), iterations + 1
+
+        def cond(carry):
+            _, counter, iterations = carry
+            return condition(counter, limit) & (iterations < maximum_iterations)
+
+        counter = jnp.zeros(jnp.shape(state.time_step.step_type), jnp.int32)
+        final, _, _ = jax.lax.while_loop(cond, body, (state, counter, jnp.int32(0)))
+        return final
+
+    def _run_pure_traced(self, params, state, limit, maximum_iterations):
+        self.trace_count += 1
+        return self.run_pure(params, state, limit, maximum_iterations)
+
+    # ---- the stateful shell
+    def _run(self, time_step, policy_state, limit, maximum_iterations, params):
+        env = self.env
+        if policy_state is None:
+            policy_state = self.policy.get_initial_state(env.batch_size)
+        if env.state is None:
+            env.reset()
+        self._key, key = jax.random.split(self._key)
+        state = DriverState(env.state, time_step, policy_state, key,
+                            self._states(self.observers, env.batch_size),
+                            self._states(self.transition_observers, env.batch_size))
+        params = self.policy.params if params is None else params
+        final = self._run_jit(params, state, jnp.int32(limit),
+                              jnp.int32(_NO_LIMIT if maximum_iterations is None else maximum_iterations))
+        env.set_state(final.env_state, final.time_step)
+        for observers, states in ((self.observers, final.observer_states),
+                                  (self.transition_observers, final.transition_observer_states)):
+            for observer, observer_state in zip(observers, states):
+                if isinstance(observer, JaxObserver):
+                    observer.state = observer_state
+        return final.time_step, final.policy_state
