@@ -51,7 +51,8 @@ class JaxPolicy(abc.ABC):
         outer = () if batch_size is None else (batch_size,)
         return array_spec.map_spec(lambda s: jnp.zeros(outer + s.shape, s.dtype), self._policy_state_spec)
 
-    def _reset_state_on_first(self, time_step: ts.TimeStep, policy_state):
+    def reset_state_on_first(self, time_step: ts.TimeStep, policy_state):
+        """`policy_state` with the initial state wherever `time_step` is FIRST."""
         if not jax.tree.leaves(policy_state):
             return policy_state
         is_first = time_step.step_type == ts.StepType.FIRST
@@ -65,7 +66,7 @@ class JaxPolicy(abc.ABC):
 
     def action(self, params, time_step: ts.TimeStep, policy_state=(), key=None) -> PolicyStep:
         """Pure: the `PolicyStep` for `time_step`."""
-        policy_state = self._reset_state_on_first(time_step, policy_state)
+        policy_state = self.reset_state_on_first(time_step, policy_state)
         return self._action(params, time_step, policy_state, key)
 
     @abc.abstractmethod
