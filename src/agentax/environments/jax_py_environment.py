@@ -20,21 +20,6 @@ from agentax.environments.py_environment import PyEnvironment
 from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
 
-_NARROW = {np.dtype(np.int64): np.dtype(np.int32), np.dtype(np.uint64): np.dtype(np.uint32),
-           np.dtype(np.float64): np.dtype(np.float32)}
-
-
-def _narrow_spec(spec: array_spec.ArraySpec) -> array_spec.ArraySpec:
-    dtype = _NARROW.get(spec.dtype, spec.dtype)
-    if dtype == spec.dtype:
-        return spec
-    if isinstance(spec, array_spec.BoundedArraySpec):
-        info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else np.finfo(dtype)
-        clip = lambda b: np.clip(b, info.min, info.max).astype(dtype)
-        return spec.replace(dtype=dtype, minimum=clip(spec.minimum), maximum=clip(spec.maximum))
-    return spec.replace(dtype=dtype)
-
-
 def _refuse_vmap(fn):
     wrapped = jax.custom_batching.custom_vmap(fn)
 
@@ -54,8 +39,8 @@ class JaxPyEnvironment(JaxEnvironment):
         super().__init__(py_env.batch_size if py_env.batched else None)
         self.py_env = py_env
         self._py_action_spec = py_env.action_spec()
-        self._observation_spec = array_spec.map_spec(_narrow_spec, py_env.observation_spec())
-        self._action_spec = array_spec.map_spec(_narrow_spec, self._py_action_spec)
+        self._observation_spec = array_spec.to_jax_spec(py_env.observation_spec())
+        self._action_spec = array_spec.to_jax_spec(self._py_action_spec)
         outer = (self.batch_size,) if self.batched else ()
         self._time_step_shapes = array_spec.map_spec(
             lambda s: jax.ShapeDtypeStruct(outer + s.shape, s.dtype), self.time_step_spec())
@@ -71,7 +56,7 @@ class JaxPyEnvironment(JaxEnvironment):
         return self._action_spec
 
     def reward_spec(self):
-        return _narrow_spec(self.py_env.reward_spec())
+        return array_spec.to_jax_spec(self.py_env.reward_spec())
 
     # ---- host side
     def _to_jax_side(self, time_step: ts.TimeStep) -> ts.TimeStep:

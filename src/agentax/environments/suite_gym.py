@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import difflib
+import os
 import warnings
 from typing import Callable, Sequence
 
-import gymnasium as gym
-import numpy as np
+# Rendering uses pygame (SDL); headless machines have no audio device or display.
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
 
 from agentax.environments.py_environment import PyEnvironment
 from agentax.specs import array_spec

@@ -48,6 +48,10 @@ class GymnaxEnvironment(JaxEnvironment):
         self._observation_spec = spec_from_space(gymnax_env.observation_space(env_params), "observation")
         self._action_spec = spec_from_space(gymnax_env.action_space(env_params), "action")
 
+    @property
+    def max_episode_steps(self) -> int:
+        return int(self.env_params.max_steps_in_episode)
+
     def observation_spec(self):
         return self._observation_spec
 

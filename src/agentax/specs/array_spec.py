@@ -231,6 +231,34 @@ def sample_spec_nest(spec_nest, rng: np.random.Generator, outer_dims: tuple[int,
     return map_spec(sample, spec_nest)
 
 
+# ---------------------------------------------------------------- JAX dtypes
+
+_NARROW = {np.dtype(np.int64): np.dtype(np.int32), np.dtype(np.uint64): np.dtype(np.uint32),
+           np.dtype(np.float64): np.dtype(np.float32)}
+
+
+def jax_dtype(dtype) -> np.dtype:
+    """The dtype JAX uses for `dtype` by default (64-bit types become 32-bit)."""
+    dtype = np.dtype(dtype)
+    return _NARROW.get(dtype, dtype)
+
+
+def to_jax_spec(spec_nest):
+    """Specs with 64-bit dtypes narrowed to JAX's default 32-bit ones (bounds clipped)."""
+
+    def narrow(spec: ArraySpec) -> ArraySpec:
+        dtype = jax_dtype(spec.dtype)
+        if dtype == spec.dtype:
+            return spec
+        if isinstance(spec, BoundedArraySpec):
+            info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else np.finfo(dtype)
+            clip = lambda b: np.clip(b, info.min, info.max).astype(dtype)
+            return spec.replace(dtype=dtype, minimum=clip(spec.minimum), maximum=clip(spec.maximum))
+        return spec.replace(dtype=dtype)
+
+    return map_spec(narrow, spec_nest)
+
+
 # ---------------------------------------------------------------- gymnasium
 
 def from_gym_space(space, name: str | None = None, simplify_box_bounds: bool = True):

@@ -1,0 +1,55 @@
+"""Small action distributions (pytrees, so they pass through `jit`)."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Categorical(NamedTuple):
+    """A categorical over `logits[..., n]`, with values shifted by `offset`
+    (the action spec's minimum)."""
+
+    logits: jax.Array
+    offset: int = 0
+
+    def log_prob(self, value):
+        index = (value - self.offset).astype(jnp.int32)
+        log_probs = jax.nn.log_softmax(self.logits)
+        return jnp.take_along_axis(log_probs, index[..., None], axis=-1)[..., 0]
+
+    def sample(self, key, dtype=jnp.int32):
+        return (jax.random.categorical(key, self.logits) + self.offset).astype(dtype)
+
+    def mode(self, dtype=jnp.int32):
+        return (jnp.argmax(self.logits, axis=-1) + self.offset).astype(dtype)
+
+    def entropy(self):
+        log_probs = jax.nn.log_softmax(self.logits)
+        return -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1)
+
+    def probs(self):
+        return jax.nn.softmax(self.logits)
+
+
+class Normal(NamedTuple):
+    """Independent normals over the last axis (log-probabilities and entropies are summed)."""
+
+    loc: jax.Array
+    scale: jax.Array
+
+    def log_prob(self, value):
+        z = (value - self.loc) / self.scale
+        return jnp.sum(-0.5 * z**2 - jnp.log(self.scale) - 0.5 * math.log(2 * math.pi), axis=-1)
+
+    def sample(self, key, dtype=jnp.float32):
+        return (self.loc + self.scale * jax.random.normal(key, self.loc.shape)).astype(dtype)
+
+    def mode(self, dtype=jnp.float32):
+        return self.loc.astype(dtype)
+
+    def entropy(self):
+        return jnp.sum(0.5 + 0.5 * math.log(2 * math.pi) + jnp.log(self.scale), axis=-1)

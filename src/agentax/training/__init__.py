@@ -1,0 +1,1 @@
+"""Training programs: the tutorials as runnable code (evaluation, plots, videos, checkpoints)."""
