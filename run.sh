@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The main job: the drivers tutorial (sets up .venv on first use).
+# The main job: train REINFORCE on CartPole-v0 (`agentax train reinforce`), then
+# evaluate, plot and render it into runs/. Extra arguments go to the command,
+# e.g. ./run.sh --preset tutorial. Sets up .venv on first use.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$root/scripts/ensure_venv.sh"
-exec "$root/.venv/bin/python" "$root/examples/drivers_tutorial.py" "$@"
+cd "$root"
+exec "$root/.venv/bin/agentax" train reinforce "$@"

@@ -112,3 +112,15 @@ def test_gymnax_truncation_keeps_discount_one_and_termination_zero():
     assert float(time_step.discount) == 0.0
     # The true final observation: past a threshold, not a freshly reset state.
     assert abs(obs[0]) > 2.4 or abs(obs[2]) > 12 * 2 * np.pi / 360
+
+
+@pytest.mark.parametrize("env_id", suite_gymnax.registered_ids())
+def test_every_gymnax_env_resets_and_steps(env_id):
+    if env_id == "MNISTBandit-bsuite":
+        pytest.skip("gymnax downloads MNIST when this env is made; this machine has no network")
+    env = suite_gymnax.load(env_id)
+    state, time_step = env.reset(jax.random.PRNGKey(0))
+    spec = env.action_spec()
+    state, time_step = jax.jit(env.step)(state, jnp.zeros(spec.shape, spec.dtype))
+    assert int(time_step.step_type) in (StepType.MID, StepType.LAST)
+    assert np.shape(time_step.observation) == env.observation_spec().shape

@@ -76,6 +76,15 @@ def validate_config(config: ReinforceConfig) -> None:
             raise ValueError(f"`{name}` must be >= 1, got {getattr(config, name)}")
     if config.learning_rate <= 0:
         raise ValueError(f"`learning_rate` must be > 0, got {config.learning_rate}")
+    import gymnasium
+
+    from agentax.environments import suite_jax
+    if config.env not in gymnasium.registry:
+        raise ValueError(f"--env must be a Gymnasium id (runs are evaluated and rendered on Gymnasium), "
+                         f"got {config.env!r}")
+    if config.trainer == "compiled" and config.env not in suite_jax.registered_ids():
+        raise ValueError(f"--env {config.env!r} has no JAX environment for the compiled trainer; "
+                         f"use --trainer python or one of {suite_jax.registered_ids()[:6]}")
 
 
 def enable_compilation_cache() -> None:

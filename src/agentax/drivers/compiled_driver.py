@@ -89,10 +89,19 @@ class CompiledDriver:
         return lambda counter, limit: counter < limit
 
     # ---- the pure core
-    @staticmethod
-    def _states(observers, batch_size):
-        return tuple(o.state if isinstance(o, JaxObserver) and o.state is not None
-                     else o.init(batch_size) if isinstance(o, JaxObserver) else () for o in observers)
+    def _observer_states(self, observers, keep_held: bool) -> tuple:
+        """Each compiled observer's state (its held one when `keep_held`, else fresh);
+        `()` for a Python callable."""
+        batch_size = self.env.batch_size
+
+        def state_of(observer):
+            if not isinstance(observer, JaxObserver):
+                return ()
+            if keep_held and observer.state is not None:
+                return observer.state
+            return observer.init(batch_size)
+
+        return tuple(state_of(o) for o in observers)
 
     def initial_state(self, key, policy_state=None) -> DriverState:
         """Pure: reset the environment with `key`; fresh observer states."""
@@ -101,9 +110,8 @@ class CompiledDriver:
         env_state, time_step = env.reset(reset_key)
         if policy_state is None:
             policy_state = self.policy.get_initial_state(env.batch_size)
-        fresh = lambda obs: tuple(o.init(env.batch_size) if isinstance(o, JaxObserver) else () for o in obs)
-        return DriverState(env_state, time_step, policy_state, key, fresh(self.observers),
-                           fresh(self.transition_observers))
+        return DriverState(env_state, time_step, policy_state, key, self._observer_states(self.observers, False),
+                           self._observer_states(self.transition_observers, False))
 
     def run_pure(self, params, state: DriverState, limit=None, maximum_iterations=None) -> DriverState:
         """Pure: one run from `state`; call it inside your own `jit`, `vmap` or train step."""
@@ -151,9 +159,8 @@ class CompiledDriver:
         if env.state is None:
             env.reset()
         self._key, key = jax.random.split(self._key)
-        state = DriverState(env.state, time_step, policy_state, key,
-                            self._states(self.observers, env.batch_size),
-                            self._states(self.transition_observers, env.batch_size))
+        state = DriverState(env.state, time_step, policy_state, key, self._observer_states(self.observers, True),
+                            self._observer_states(self.transition_observers, True))
         params = self.policy.params if params is None else params
         final = self._run_jit(params, state, int(limit),
                               None if maximum_iterations is None else int(maximum_iterations))

@@ -116,13 +116,11 @@ class JaxEnvironment(abc.ABC):
                 raise ValueError(f"`action` does not match its spec: shape {shape}, dtype {dtype}; expected "
                                  f"shape {outer + spec.shape}, dtype {spec.dtype}.\n  spec: {spec!r}")
 
-        try:
-            array_spec.map_spec(check, self.action_spec(), action)
-        except (TypeError, ValueError) as err:
-            if "does not match its spec" in str(err):
-                raise
-            raise ValueError(f"`action` does not match the structure of its spec {self.action_spec()}: "
-                             f"{action}") from None
+        spec = self.action_spec()
+        if jax.tree.structure(spec, is_leaf=lambda x: isinstance(x, array_spec.ArraySpec)) != \
+                jax.tree.structure(action):
+            raise ValueError(f"`action` does not match the structure of its spec {spec}: {action}")
+        array_spec.map_spec(check, spec, action)
 
     def render(self, state: JaxEnvState) -> np.ndarray:
         """An RGB frame (H, W, 3) uint8 of `state` (the first element when batched)."""

@@ -32,7 +32,7 @@ class PyEnvironment(abc.ABC):
     def __init__(self, validate_actions: bool = True):
         self._current_time_step: ts.TimeStep | None = None
         self._validate_actions = validate_actions
-        self._action_leaf: array_spec.ArraySpec | None = None
+        self._single_action_spec: array_spec.ArraySpec | None | bool = None  # found on first step
 
     # ---- specs
     @abc.abstractmethod
@@ -80,20 +80,19 @@ class PyEnvironment(abc.ABC):
         if current is None or (not self._handles_auto_reset and int(current.step_type) == _LAST):
             return self.reset()
         if self._validate_actions:
-            leaf = self._action_leaf
-            if not (leaf and leaf.check_array(action)):  # fast path: one unbatched spec
-                self._check_action(action)
+            self._check_action(action)
         self._current_time_step = self._step(action)
         return self._current_time_step
 
     def _check_action(self, action) -> None:
-        if self._action_leaf is None:
+        if self._single_action_spec is None:
             leaves = array_spec.flatten(self.action_spec())
-            self._action_leaf = leaves[0] if len(leaves) == 1 and not self.batched else False
-            if self._action_leaf and self._action_leaf.check_array(action):
-                return
+            self._single_action_spec = leaves[0] if len(leaves) == 1 and not self.batched else False
+        spec = self._single_action_spec
+        if spec and spec.check_array(action):  # fast path: one unbatched spec, a valid action
+            return
         outer = (self.batch_size,) if self.batched else ()
-        array_spec.validate(self.action_spec(), action, "action", outer_dims=outer)
+        array_spec.validate(self.action_spec(), action, "action", outer_dims=outer)  # raises with details
 
     @abc.abstractmethod
     def _reset(self) -> ts.TimeStep:

@@ -32,6 +32,5 @@ def restore_checkpoint(agent: ReinforceAgent, directory: str | Path) -> TrainSta
     if not path.is_file():
         raise FileNotFoundError(f"restore_checkpoint: no checkpoint at {path}")
     template = agent.init(jax.random.PRNGKey(0))
-    state = serialization.from_bytes(template, path.read_bytes())
-    agent.set_train_state(TrainState(*state) if not isinstance(state, TrainState) else state)
+    agent.set_train_state(serialization.from_bytes(template, path.read_bytes()))
     return agent.train_state

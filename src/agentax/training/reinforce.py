@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import time
 from typing import Any, Callable, NamedTuple
@@ -182,24 +181,22 @@ class CompiledTrainer:
         (_, _, total, _), _ = jax.lax.scan(step, init, None, length=self.max_steps)
         return jnp.mean(total)
 
-    def train(self, log: Logger = lambda row: None, progress=None, stop_at_return: float | None = None,
-              check_interval: int | None = None) -> tuple[ReinforceAgent, History]:
-        """Run `config.iterations` iterations (or stop at `stop_at_return`); returns agent and history.
+    def train(self, log: Logger = lambda row: None, progress=None,
+              eval_interval: int | None = None) -> tuple[ReinforceAgent, History]:
+        """Run `config.iterations` iterations, evaluating every `eval_interval`
+        (default `config.eval_interval`); returns the agent and its history.
 
-        Compilation happens before the clock of `train_seconds` minus `compile_seconds` starts.
+        Everything is compiled first; `compile_seconds` says how long that took.
         """
         config = self.config
         start = time.perf_counter()
         key = jax.random.PRNGKey(config.seed)
         init_key, eval_key = jax.random.split(key)
-        # Compile the three functions up front, side by side (XLA compiles outside the GIL).
-        shapes = jax.eval_shape(self.init, init_key)
-        with concurrent.futures.ThreadPoolExecutor(3) as pool:
-            init_fn = pool.submit(lambda: jax.jit(self.init).lower(init_key).compile())
-            iteration = pool.submit(lambda: self.iteration.lower(shapes).compile())
-            evaluate_fn = pool.submit(lambda: self.evaluate.lower(shapes.train_state.actor_params, eval_key).compile())
-            init_fn, iteration, evaluate_fn = init_fn.result(), iteration.result(), evaluate_fn.result()
-        state = init_fn(init_key)
+        # Compile everything up front. Initialization is jitted too: run eagerly,
+        # Flax's initializers would dispatch hundreds of small ops one by one.
+        state = jax.jit(self.init)(init_key)
+        iteration = self.iteration.lower(state).compile()
+        evaluate_fn = self.evaluate.lower(state.train_state.actor_params, eval_key).compile()
         compile_seconds = time.perf_counter() - start
 
         def evaluate(params, i):
@@ -207,13 +204,13 @@ class CompiledTrainer:
 
         eval_iterations, eval_returns, rows = [0], [evaluate(state.train_state.actor_params, 0)], []
         log({"iteration": 0, "eval_return": eval_returns[0]})
-        check = check_interval or config.eval_interval
+        eval_interval = eval_interval or config.eval_interval
         for i in range(1, config.iterations + 1):
             state, loss = iteration(state)
             row = {"iteration": i}
             if i % config.log_interval == 0:
                 row["loss"] = float(loss.loss)
-            if i % config.eval_interval == 0 or (stop_at_return is not None and i % check == 0):
+            if i % eval_interval == 0:
                 row["eval_return"] = evaluate(state.train_state.actor_params, i)
                 row["wall_s"] = time.perf_counter() - start
                 eval_iterations.append(i)
@@ -223,8 +220,6 @@ class CompiledTrainer:
                 log(row)
             if progress is not None:
                 progress(1)
-            if stop_at_return is not None and eval_returns[-1] >= stop_at_return and eval_iterations[-1] == i:
-                break
         jax.block_until_ready(state)
         self.agent.set_train_state(state.train_state)
         return self.agent, History(eval_iterations, eval_returns, rows, time.perf_counter() - start, compile_seconds)
