@@ -12,7 +12,6 @@ import argparse
 import time
 
 import jax
-import jax.numpy as jnp
 
 from agentax.drivers import DynamicStepDriver
 from agentax.environments import suite_gym, suite_jax

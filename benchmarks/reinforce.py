@@ -43,15 +43,9 @@ def python_path(seeds, iterations: int) -> dict:
     for seed in list(seeds) + [seeds[0]]:  # seed 0 twice: the same curve?
         config = dataclasses.replace(PRESETS["tutorial"], seed=seed, iterations=iterations)
         start = time.perf_counter()
-        rows = []
-
-        def log(row, start=start, rows=rows):
-            row = dict(row, wall_s=time.perf_counter() - start)
-            rows.append(row)
-
-        _, history = train_python(config, log)
+        _, history = train_python(config)
         wall = time.perf_counter() - start
-        seconds, iteration = first_time_at(rows, SOLVED)
+        seconds, iteration = first_time_at(history.rows, SOLVED)
         runs.append({"seed": seed, "wall_s": round(wall, 2), "s_per_iteration": round(wall / iterations, 4),
                      "eval_iterations": history.eval_iterations,
                      "eval_curve": [round(r, 1) for r in history.eval_returns],

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import imageio
 import jax
-import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from agentax.environments import suite_gym
 from agentax.replay_buffers import EpisodicReplayBuffer

@@ -8,7 +8,7 @@ import pytest
 from agentax.drivers import DynamicEpisodeDriver, DynamicStepDriver, PyDriver
 from agentax.environments import BatchedPyEnvironment, suite_gym, suite_jax
 from agentax.environments.jax_py_environment import JaxPyEnvironment
-from agentax.metrics import jax_metrics, py_metrics
+from agentax.metrics import jax_metrics
 from agentax.policies import FixedPolicy
 from agentax.policies.random_jax_policy import RandomJaxPolicy
 from agentax.specs import array_spec

@@ -26,7 +26,6 @@ def fixed_agent(normalize_returns, baseline, value=0.5):
     value_net = ValueNetwork(OBS_SPEC, fc_layer_params=()) if baseline else None
     agent = ReinforceAgent(time_step_spec(OBS_SPEC), ACTION_SPEC, actor, optax.sgd(0.1),
                            normalize_returns=normalize_returns, value_network=value_net)
-    state = agent.init(jax.random.PRNGKey(0))
     actor_params = {"params": {"logits": {"kernel": jnp.zeros((4, 2)), "bias": jnp.array([0.0, np.log(3.0)])}}}
     value_params = ({"params": {"Dense_0": {"kernel": jnp.zeros((4, 1)), "bias": jnp.array([value])}}}
                     if baseline else None)

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agentax.environments.environment_specs import EnvironmentSpecs
 from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
 
@@ -28,7 +29,7 @@ class JaxEnvState(NamedTuple):
     key: Any           # this environment's random key
 
 
-class JaxEnvironment(abc.ABC):
+class JaxEnvironment(EnvironmentSpecs):
     """Base class of compiled environments.
 
     Subclasses write `observation_spec()`, `action_spec()` and two unbatched pure
@@ -42,21 +43,6 @@ class JaxEnvironment(abc.ABC):
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"{type(self).__name__}: `batch_size` must be >= 1 or None, got {batch_size}")
         self._batch_size = batch_size
-
-    # ---- specs
-    @abc.abstractmethod
-    def observation_spec(self):
-        """The nest of specs of one (unbatched) observation."""
-
-    @abc.abstractmethod
-    def action_spec(self):
-        """The nest of specs of one (unbatched) action."""
-
-    def reward_spec(self):
-        return array_spec.ArraySpec((), np.float32, name="reward")
-
-    def time_step_spec(self) -> ts.TimeStep:
-        return ts.time_step_spec(self.observation_spec(), self.reward_spec())
 
     @property
     def batch_size(self) -> int | None:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import abc
 
-import numpy as np
 
+from agentax.environments.environment_specs import EnvironmentSpecs
 from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
 
 _LAST = int(ts.StepType.LAST)
 
 
-class PyEnvironment(abc.ABC):
+class PyEnvironment(EnvironmentSpecs):
     """Base class for Python environments (mirrors `tf_agents.environments.PyEnvironment`).
 
     `step(action)` after a LAST time step ignores `action` and returns the FIRST
@@ -34,25 +34,6 @@ class PyEnvironment(abc.ABC):
         self._validate_actions = validate_actions
         self._single_action_spec: array_spec.ArraySpec | None | bool = None  # found on first step
 
-    # ---- specs
-    @abc.abstractmethod
-    def observation_spec(self):
-        """The nest of specs of an observation."""
-
-    @abc.abstractmethod
-    def action_spec(self):
-        """The nest of specs of an action."""
-
-    def reward_spec(self):
-        return array_spec.ArraySpec((), np.float32, name="reward")
-
-    def discount_spec(self):
-        return array_spec.BoundedArraySpec((), np.float32, 0.0, 1.0, name="discount")
-
-    def time_step_spec(self) -> ts.TimeStep:
-        return ts.time_step_spec(self.observation_spec(), self.reward_spec())
-
-    # ---- batching
     @property
     def batched(self) -> bool:
         return False

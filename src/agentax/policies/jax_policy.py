@@ -7,12 +7,13 @@ import abc
 import jax
 import jax.numpy as jnp
 
+from agentax.policies.policy_base import PolicySpecs
 from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
 from agentax.trajectories.policy_step import PolicyStep
 
 
-class JaxPolicy(abc.ABC):
+class JaxPolicy(PolicySpecs, abc.ABC):
     """Base class of compiled policies.
 
     `action(params, time_step, policy_state, key) -> PolicyStep` is pure, so it can
@@ -25,27 +26,8 @@ class JaxPolicy(abc.ABC):
 
     def __init__(self, time_step_spec: ts.TimeStep, action_spec, policy_state_spec=(), info_spec=(),
                  params=None):
-        self._time_step_spec = time_step_spec
-        self._action_spec = action_spec
-        self._policy_state_spec = policy_state_spec
-        self._info_spec = info_spec
+        super().__init__(time_step_spec, action_spec, policy_state_spec, info_spec)
         self.params = params
-
-    @property
-    def time_step_spec(self) -> ts.TimeStep:
-        return self._time_step_spec
-
-    @property
-    def action_spec(self):
-        return self._action_spec
-
-    @property
-    def policy_state_spec(self):
-        return self._policy_state_spec
-
-    @property
-    def info_spec(self):
-        return self._info_spec
 
     def get_initial_state(self, batch_size: int | None = None):
         outer = () if batch_size is None else (batch_size,)

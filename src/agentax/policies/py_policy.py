@@ -6,6 +6,7 @@ import abc
 
 import numpy as np
 
+from agentax.policies.policy_base import PolicySpecs
 from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
 from agentax.trajectories.policy_step import PolicyStep
@@ -16,34 +17,12 @@ def outer_dims_of(time_step: ts.TimeStep) -> tuple[int, ...]:
     return np.shape(time_step.step_type)
 
 
-class PyPolicy(abc.ABC):
+class PyPolicy(PolicySpecs, abc.ABC):
     """Maps a `TimeStep` (and a policy state) to a `PolicyStep(action, state, info)`.
 
     Subclasses write `_action(time_step, policy_state)`. Stateful policies give a
     `policy_state_spec`; `get_initial_state(batch_size)` makes zeros of it.
     """
-
-    def __init__(self, time_step_spec: ts.TimeStep, action_spec, policy_state_spec=(), info_spec=()):
-        self._time_step_spec = time_step_spec
-        self._action_spec = action_spec
-        self._policy_state_spec = policy_state_spec
-        self._info_spec = info_spec
-
-    @property
-    def time_step_spec(self) -> ts.TimeStep:
-        return self._time_step_spec
-
-    @property
-    def action_spec(self):
-        return self._action_spec
-
-    @property
-    def policy_state_spec(self):
-        return self._policy_state_spec
-
-    @property
-    def info_spec(self):
-        return self._info_spec
 
     def get_initial_state(self, batch_size: int | None = None):
         """Zero policy state, with a leading `batch_size` dimension when given."""

@@ -6,7 +6,6 @@ nest in dicts, tuples, lists and NamedTuples; the helpers here work on nests.
 
 from __future__ import annotations
 
-from typing import Any
 
 import jax
 import numpy as np

@@ -46,22 +46,29 @@ def record_video(environment: PyEnvironment, policy: PyPolicy, path: str | Path,
     path = Path(path)
     tmp = path.with_suffix(".partial.mp4")
     frames = 0
-    with warnings.catch_warnings(), imageio.get_writer(tmp, fps=fps, macro_block_size=8) as video:
+    with warnings.catch_warnings():
         # ffmpeg runs as a subprocess (fork + exec): JAX's fork warning does not apply.
         warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
-        for _ in range(num_episodes):
-            time_step = environment.reset()
-            policy_state = policy.get_initial_state(environment.batch_size)
-            video.append_data(environment.render())
-            frames += 1
-            for _ in range(max_steps_per_episode):
-                if time_step.is_last():
-                    break
-                action_step = policy.action(time_step, policy_state)
-                policy_state = action_step.state
-                time_step = environment.step(action_step.action)
+        video = imageio.get_writer(tmp, fps=fps, macro_block_size=8)
+        try:
+            for _ in range(num_episodes):
+                time_step = environment.reset()
+                policy_state = policy.get_initial_state(environment.batch_size)
                 video.append_data(environment.render())
                 frames += 1
+                for _ in range(max_steps_per_episode):
+                    if time_step.is_last():
+                        break
+                    action_step = policy.action(time_step, policy_state)
+                    policy_state = action_step.state
+                    time_step = environment.step(action_step.action)
+                    video.append_data(environment.render())
+                    frames += 1
+        except BaseException:
+            video.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        video.close()
     tmp.replace(path)  # never leave a half-written video under the final name
     return frames
 

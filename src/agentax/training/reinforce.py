@@ -98,30 +98,44 @@ def train_python(config: ReinforceConfig, log: Logger = lambda row: None, progre
     replay_buffer = EpisodicReplayBuffer(capacity=max(config.collect_episodes_per_iteration, 1), seed=config.seed)
     driver = PyDriver(train_env, collect_policy, [replay_buffer.observer],
                       max_episodes=config.collect_episodes_per_iteration)
-    batch = config.sample_batch_size or config.collect_episodes_per_iteration
+
+    def train_step(_):
+        driver.run(train_env.reset())
+        experience, mask = (replay_buffer.sample(config.sample_batch_size) if config.sample_batch_size
+                            else replay_buffer.gather_all())
+        replay_buffer.clear()
+        return agent.train(experience, mask)
 
     start = time.perf_counter()
-    eval_iterations, eval_returns, rows = [0], [compute_avg_return(eval_env, eval_policy, config.num_eval_episodes)], []
+    curve = training_loop(config, train_step, lambda _: compute_avg_return(eval_env, eval_policy,
+                                                                        config.num_eval_episodes),
+                          start, log, progress)
+    return agent, History(*curve, time.perf_counter() - start, 0.0)
+
+
+def training_loop(config: ReinforceConfig, train_step: Callable[[int], Any], evaluate: Callable[[int], float],
+                  start: float, log: Logger, progress=None, eval_interval: int | None = None):
+    """Iterations 1..N of `train_step(i)`, evaluating at 0 and every `eval_interval`; logs a row
+    whenever there is a loss or a return to report. Returns `(eval_iterations, eval_returns, rows)`."""
+    eval_interval = eval_interval or config.eval_interval
+    eval_iterations, eval_returns, rows = [0], [evaluate(0)], []
     log({"iteration": 0, "eval_return": eval_returns[0]})
-    for _ in range(config.iterations):
-        driver.run(train_env.reset())
-        experience, mask = replay_buffer.sample(batch) if config.sample_batch_size else replay_buffer.gather_all()
-        loss = agent.train(experience, mask)
-        replay_buffer.clear()
-        step = agent.train_step_counter
-        row = {"iteration": step}
-        if step % config.log_interval == 0:
+    for i in range(1, config.iterations + 1):
+        loss = train_step(i)
+        row = {"iteration": i}
+        if i % config.log_interval == 0:
             row["loss"] = float(loss.loss)
-        if step % config.eval_interval == 0:
-            row["eval_return"] = compute_avg_return(eval_env, eval_policy, config.num_eval_episodes)
-            eval_iterations.append(step)
+        if i % eval_interval == 0:
+            row["eval_return"] = evaluate(i)
+            row["wall_s"] = time.perf_counter() - start
+            eval_iterations.append(i)
             eval_returns.append(row["eval_return"])
         if len(row) > 1:
             rows.append(row)
             log(row)
         if progress is not None:
             progress(1)
-    return agent, History(eval_iterations, eval_returns, rows, time.perf_counter() - start, 0.0)
+    return eval_iterations, eval_returns, rows
 
 
 # ---------------------------------------------------------------- compiled
@@ -199,30 +213,18 @@ class CompiledTrainer:
         evaluate_fn = self.evaluate.lower(state.train_state.actor_params, eval_key).compile()
         compile_seconds = time.perf_counter() - start
 
-        def evaluate(params, i):
-            return float(evaluate_fn(params, jax.random.fold_in(eval_key, i)))
-
-        eval_iterations, eval_returns, rows = [0], [evaluate(state.train_state.actor_params, 0)], []
-        log({"iteration": 0, "eval_return": eval_returns[0]})
-        eval_interval = eval_interval or config.eval_interval
-        for i in range(1, config.iterations + 1):
+        def train_step(_):
+            nonlocal state
             state, loss = iteration(state)
-            row = {"iteration": i}
-            if i % config.log_interval == 0:
-                row["loss"] = float(loss.loss)
-            if i % eval_interval == 0:
-                row["eval_return"] = evaluate(state.train_state.actor_params, i)
-                row["wall_s"] = time.perf_counter() - start
-                eval_iterations.append(i)
-                eval_returns.append(row["eval_return"])
-            if len(row) > 1:
-                rows.append(row)
-                log(row)
-            if progress is not None:
-                progress(1)
+            return loss
+
+        def evaluate(i):
+            return float(evaluate_fn(state.train_state.actor_params, jax.random.fold_in(eval_key, i)))
+
+        curve = training_loop(config, train_step, evaluate, start, log, progress, eval_interval)
         jax.block_until_ready(state)
         self.agent.set_train_state(state.train_state)
-        return self.agent, History(eval_iterations, eval_returns, rows, time.perf_counter() - start, compile_seconds)
+        return self.agent, History(*curve, time.perf_counter() - start, compile_seconds)
 
     def train_curve(self, key):
         """Pure: a whole training run from `key`; returns the eval curve
