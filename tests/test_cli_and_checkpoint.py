@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import imageio
+import imageio.v2 as imageio
 import jax
 import numpy as np
 

@@ -41,7 +41,7 @@ def record_video(environment: PyEnvironment, policy: PyPolicy, path: str | Path,
     """
     import warnings
 
-    import imageio
+    import imageio.v2 as imageio
 
     path = Path(path)
     tmp = path.with_suffix(".partial.mp4")
