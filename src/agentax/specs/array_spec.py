@@ -53,9 +53,6 @@ class ArraySpec:
         arr = np.asarray(value)
         return arr.shape == self._shape and arr.dtype == self._dtype
 
-    def generate_value(self) -> np.ndarray:
-        """A zero array of this spec."""
-        return np.zeros(self.shape, self.dtype)
 
 
 class BoundedArraySpec(ArraySpec):
@@ -132,8 +129,6 @@ class BoundedArraySpec(ArraySpec):
             return self._minimum.item() <= arr.item() <= self._maximum.item()
         return bool(np.all(arr >= self._minimum) and np.all(arr <= self._maximum))
 
-    def generate_value(self) -> np.ndarray:
-        return np.broadcast_to(self.minimum, self.shape).copy()
 
 
 def is_discrete(spec: ArraySpec) -> bool:
@@ -154,13 +149,6 @@ def flatten(nest) -> list:
 def map_spec(fn, spec_nest, *rest):
     """`jax.tree.map` over a spec nest (specs are leaves)."""
     return jax.tree.map(fn, spec_nest, *rest, is_leaf=_is_spec)
-
-
-def add_outer_dim(spec_nest, dim: int | None):
-    """Specs with a leading dimension of size `dim` (None leaves them unchanged)."""
-    if dim is None:
-        return spec_nest
-    return map_spec(lambda s: s.replace(shape=(dim,) + s.shape), spec_nest)
 
 
 def zeros_from_spec(spec_nest, outer_dims: tuple[int, ...] = ()):
