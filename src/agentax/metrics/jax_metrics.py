@@ -69,36 +69,40 @@ def _flat(x):
     return jnp.reshape(x, (-1,))
 
 
-class NumberOfEpisodes(JaxMetric):
+class _Counter(JaxMetric):
+    """Counts the trajectories (summed over the batch) for which `_counts(traj)` is true."""
+
+    def init(self, batch_size):
+        return jnp.zeros((), jnp.int32)
+
+    def update(self, state, trajectory):
+        return state + jnp.sum(self._counts(trajectory)).astype(jnp.int32)
+
+    def _counts(self, trajectory):
+        raise NotImplementedError
+
+    def _result(self, state):
+        return state
+
+
+class NumberOfEpisodes(_Counter):
     """Counts finished episodes (`is_last()`), summed over the batch."""
 
     def __init__(self, name: str = "NumberOfEpisodes"):
         super().__init__(name)
 
-    def init(self, batch_size):
-        return jnp.zeros((), jnp.int32)
-
-    def update(self, state, trajectory):
-        return state + jnp.sum(trajectory.is_last()).astype(jnp.int32)
-
-    def _result(self, state):
-        return state
+    def _counts(self, trajectory):
+        return trajectory.is_last()
 
 
-class EnvironmentSteps(JaxMetric):
+class EnvironmentSteps(_Counter):
     """Counts environment steps (`~is_boundary()`), summed over the batch."""
 
     def __init__(self, name: str = "EnvironmentSteps"):
         super().__init__(name)
 
-    def init(self, batch_size):
-        return jnp.zeros((), jnp.int32)
-
-    def update(self, state, trajectory):
-        return state + jnp.sum(~trajectory.is_boundary()).astype(jnp.int32)
-
-    def _result(self, state):
-        return state
+    def _counts(self, trajectory):
+        return ~trajectory.is_boundary()
 
 
 class EpisodeBufferState(NamedTuple):
