@@ -186,3 +186,55 @@ def test_bad_input_is_caught_at_construction():
     state, _ = env.reset(jax.random.PRNGKey(0))
     with pytest.raises(ValueError, match="dtype float32"):
         env.step(state, jnp.zeros(2, jnp.float32))
+
+
+@pytest.mark.parametrize("driver_cls,kwargs", [(DynamicEpisodeDriver, dict(num_episodes=1)),
+                                               (DynamicStepDriver, dict(num_steps=1))])
+def test_the_stateful_shell_resets_from_the_drivers_seed(driver_cls, kwargs):
+    def first_observation(seed):
+        env = suite_jax.load("CartPole-v0")
+        policy = RandomJaxPolicy(env.time_step_spec(), env.action_spec())
+        out = []
+        driver_cls(env, policy, [out.append], seed=seed, **kwargs).run()
+        return np.asarray(out[0].observation)
+
+    np.testing.assert_array_equal(first_observation(3), first_observation(3))
+    assert not np.array_equal(first_observation(3), first_observation(4))
+
+
+class ResetCountingPolicy(CountingJaxPolicy):
+    resets = 0
+
+    def reset_state_on_first(self, time_step, policy_state):
+        ResetCountingPolicy.resets += 1
+        return super().reset_state_on_first(time_step, policy_state)
+
+
+def test_the_policy_state_is_reset_once_per_step():
+    env = FixedLengthJaxEnv([3, 5])
+    policy = ResetCountingPolicy(env.time_step_spec(), env.action_spec())
+    driver = DynamicStepDriver(env, policy, [jax_metrics.EnvironmentSteps()], num_steps=4)
+    ResetCountingPolicy.resets = 0
+    driver.run()
+    assert driver.trace_count == 1 and ResetCountingPolicy.resets == 1  # one trace of the body, one reset
+
+
+def test_the_trace_count_is_read_from_the_compilation_cache_not_mutated_in_a_trace():
+    env, policy = counting_setup([3, 5])
+    driver = DynamicEpisodeDriver(env, policy, num_episodes=1)
+    state = driver.initial_state(jax.random.PRNGKey(0))
+    jax.eval_shape(driver._run_jit, policy.params, state, 1, None)  # traced, never compiled
+    assert driver.trace_count == 0
+    driver.run()
+    assert driver.trace_count == 1
+
+
+def test_the_observer_protocol_lives_below_drivers_and_metrics():
+    import agentax.drivers.compiled_driver as compiled_driver
+    import agentax.replay_buffers.trajectory_recorder as trajectory_recorder
+    from agentax.core import JaxObserver
+    assert jax_metrics.JaxObserver is JaxObserver  # the old import path still works
+    for module in (compiled_driver, trajectory_recorder):
+        assert "agentax.metrics" not in {getattr(v, "__module__", "") for v in vars(module).values()}
+        assert "import agentax.metrics" not in open(module.__file__).read()
+        assert "from agentax.metrics" not in open(module.__file__).read()

@@ -12,7 +12,7 @@ from agentax.drivers import PyDriver
 from agentax.environments import BatchedPyEnvironment
 from agentax.metrics import py_metrics
 from agentax.policies import FixedPolicy, RandomPyPolicy, ScriptedPyPolicy
-from agentax.trajectories import StepType
+from agentax.trajectories import StepType, Transition
 
 from helpers import FixedLengthEnv
 
@@ -98,3 +98,13 @@ def test_continuing_from_the_returned_time_step():
     time_step, state = driver.run(time_step, state)
     assert steps.result() == 4 and episodes.result() == 1
     assert int(time_step.observation) == 1  # 3 steps + boundary + 1 step
+
+
+def test_transition_observers_get_a_transition_as_compiled_drivers_give():
+    env = FixedLengthEnv(3)
+    policy = FixedPolicy(env.time_step_spec(), env.action_spec(), np.int64(0))
+    seen = []
+    PyDriver(env, policy, [], transition_observers=[seen.append], max_steps=2).run(env.reset())
+    assert all(isinstance(t, Transition) for t in seen) and len(seen) == 2
+    assert int(seen[0].time_step.step_type) == StepType.FIRST
+    assert int(seen[0].next_time_step.observation) == 1 and int(seen[0].action_step.action) == 0

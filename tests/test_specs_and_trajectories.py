@@ -91,3 +91,20 @@ def test_trajectory_predicates():
     assert ending.is_last() and not ending.is_boundary()
     starting = from_transition(restart(obs), PolicyStep(np.int64(0)), transition(obs, 1.0))
     assert starting.is_first() and starting.reward == 1.0
+
+
+def test_an_environment_that_overrides_discount_spec_sees_it_in_time_step_spec():
+    from agentax.environments.environment_specs import EnvironmentSpecs
+
+    class HalfDiscount(EnvironmentSpecs):
+        def observation_spec(self):
+            return ArraySpec((), np.float32)
+
+        def action_spec(self):
+            return ArraySpec((), np.int32)
+
+        def discount_spec(self):
+            return BoundedArraySpec((), np.float32, 0.0, 0.5, name="discount")
+
+    assert HalfDiscount().time_step_spec().discount == HalfDiscount().discount_spec()
+    assert float(HalfDiscount().time_step_spec().discount.maximum) == 0.5

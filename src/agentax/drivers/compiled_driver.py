@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from jax.experimental import io_callback
 
 from agentax.environments.jax_environment import JaxEnvironment, as_stateful
-from agentax.metrics.jax_metrics import JaxObserver
+from agentax.core import JaxObserver
 from agentax.policies.jax_policy import JaxPolicy
 from agentax.specs import array_spec
 from agentax.trajectories.policy_step import PolicyStep
@@ -71,15 +71,19 @@ class CompiledDriver:
                  seed: int = 0):
         if int(limit) < 1:
             raise ValueError(f"{type(self).__name__}: `{limit_name}` must be >= 1, got {limit}")
-        self.env = as_stateful(env)
+        self.env = as_stateful(env, seed)
         self.policy = policy
         _check_specs_match(self.env.env, policy)
         self.observers = list(observers or [])
         self.transition_observers = list(transition_observers or [])
         self._limit = int(limit)
         self._key = jax.random.PRNGKey(seed)
-        self.trace_count = 0  # how many times the loop was traced (compiled)
-        self._run_jit = jax.jit(self._run_pure_traced, static_argnums=(2, 3))
+        self._run_jit = jax.jit(self.run_pure, static_argnums=(2, 3))
+
+    @property
+    def trace_count(self) -> int:
+        """How many programs the stateful shell compiled (one per distinct limits and shapes)."""
+        return self._run_jit._cache_size()
 
     # ---- what subclasses decide
     def _count(self, trajectory) -> jax.Array:
@@ -128,15 +132,18 @@ class CompiledDriver:
         def body(carry):
             state, counter, iterations = carry
             key, policy_key = jax.random.split(state.key)
-            # Observers see the state the action was taken with (reset where FIRST).
-            policy_state = policy.reset_state_on_first(state.time_step, state.policy_state)
-            action_step = policy.action(params, state.time_step, policy_state, policy_key)
+            action_step = policy.action(params, state.time_step, state.policy_state, policy_key)
             env_state, next_time_step = env.step(state.env_state, action_step.action)
-            observed_step = PolicyStep(action_step.action, policy_state, action_step.info)
-            transition = Transition(state.time_step, observed_step, next_time_step)
-            traj = from_transition(state.time_step, observed_step, next_time_step)
-            transition_states = tuple(update(s, transition) for update, s in
-                                      zip(transition_observers, state.transition_observer_states))
+            traj = from_transition(state.time_step, action_step, next_time_step)
+            transition_states = state.transition_observer_states
+            if transition_observers:
+                # They see the state the action was taken with: `policy.action` resets it where
+                # FIRST, so recompute that (XLA shares the computation with the one inside).
+                used_state = policy.reset_state_on_first(state.time_step, state.policy_state)
+                observed_step = PolicyStep(action_step.action, used_state, action_step.info)
+                transition = Transition(state.time_step, observed_step, next_time_step)
+                transition_states = tuple(update(s, transition) for update, s in
+                                          zip(transition_observers, transition_states))
             observer_states = tuple(update(s, traj) for update, s in zip(observers, state.observer_states))
             new_state = DriverState(env_state, next_time_step, action_step.state, key, observer_states,
                                     transition_states)
@@ -148,10 +155,6 @@ class CompiledDriver:
 
         final, _, _ = jax.lax.while_loop(cond, body, (state, jnp.int32(0), jnp.int32(0)))
         return final
-
-    def _run_pure_traced(self, params, state, limit, maximum_iterations):
-        self.trace_count += 1
-        return self.run_pure(params, state, limit, maximum_iterations)
 
     # ---- the stateful shell
     def _run(self, time_step, policy_state, limit, maximum_iterations, params):

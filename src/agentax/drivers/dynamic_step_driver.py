@@ -16,7 +16,7 @@ class DynamicStepDriver(CompiledDriver):
     Only steps that are not boundaries (LAST -> FIRST) count; the counters of all
     batch elements are summed, so a batched run may take more than `num_steps`,
     never fewer (unless `maximum_iterations` stops it). `observers` get each
-    `Trajectory`, `transition_observers` each `(time_step, policy_step,
+    `Trajectory`, `transition_observers` each `Transition(time_step, policy_step,
     next_time_step)`. Compiled observers (`agentax.metrics.jax_metrics`) run in the
     loop; a plain Python callable works too, through a host callback (slow: one
     round trip to Python per step).

@@ -10,7 +10,7 @@ from agentax.environments.py_environment import PyEnvironment
 from agentax.policies.py_policy import PyPolicy
 from agentax.trajectories import time_step as ts
 from agentax.trajectories.policy_step import PolicyStep
-from agentax.trajectories.trajectory import Trajectory
+from agentax.trajectories.trajectory import Trajectory, Transition
 
 _LAST = int(ts.StepType.LAST)
 _FIRST = int(ts.StepType.FIRST)
@@ -22,7 +22,7 @@ class PyDriver:
     Steps are counted as `~traj.is_boundary()` and episodes as `traj.is_boundary()`
     (or `traj.is_last()` when `end_episode_on_boundary=False`), summed over the
     batch. A limit of 0 or None is unset; at least one must be set. Each step,
-    `transition_observers` get `(time_step, policy_step, next_time_step)`, then
+    `transition_observers` get a `Transition(time_step, policy_step, next_time_step)`, then
     `observers` get the `Trajectory`, then `info_observers` get `env.get_info()`;
     the policy step they see carries the policy state the action was taken with.
     """
@@ -67,9 +67,10 @@ class PyDriver:
                               action_step.info, next_time_step.step_type, next_time_step.reward,
                               next_time_step.discount)
             if transition_observers:
-                observed_step = PolicyStep(action_step.action, policy_state, action_step.info)
+                transition = Transition(time_step, PolicyStep(action_step.action, policy_state, action_step.info),
+                                        next_time_step)
                 for observer in transition_observers:
-                    observer((time_step, observed_step, next_time_step))
+                    observer(transition)
             for observer in observers:
                 observer(traj)
             if info_observers:

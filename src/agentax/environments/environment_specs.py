@@ -28,4 +28,4 @@ class EnvironmentSpecs(abc.ABC):
         return array_spec.BoundedArraySpec((), np.float32, 0.0, 1.0, name="discount")
 
     def time_step_spec(self) -> ts.TimeStep:
-        return ts.time_step_spec(self.observation_spec(), self.reward_spec())
+        return ts.time_step_spec(self.observation_spec(), self.reward_spec(), self.discount_spec())

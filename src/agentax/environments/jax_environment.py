@@ -161,6 +161,7 @@ class StatefulJaxEnvironment:
         return self.env.render(self.state)
 
 
-def as_stateful(env) -> StatefulJaxEnvironment:
-    """`env` itself if it is a shell already, else a shell around it (seed 0)."""
-    return env if isinstance(env, StatefulJaxEnvironment) else StatefulJaxEnvironment(env)
+def as_stateful(env, seed: int = 0) -> StatefulJaxEnvironment:
+    """`env` itself if it is a shell already (it keeps its own seed), else a shell
+    around it whose resets draw from `seed`."""
+    return env if isinstance(env, StatefulJaxEnvironment) else StatefulJaxEnvironment(env, seed)

@@ -5,48 +5,25 @@ Each metric has a pure core, `init(batch_size) -> state`,
 thread through their loop, and a thin shell holding the current `state`, so
 `metric.result()` and `metric.reset()` read as in TF-Agents. Calling a metric on a
 trajectory outside a driver updates its state too. The batch size is inferred
-(drivers pass the environment's).
+(drivers pass the environment's); the episode metrics also take TF-Agents'
+`batch_size=` argument, checked against what they observe. Averages are float32.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from agentax.core import JaxObserver  # re-exported: its old home
 from agentax.trajectories import time_step as ts
-
-
-class JaxObserver:
-    """A compiled observer: `init(batch_size) -> state`, `update(state, item) -> state`.
-
-    `state` holds the current state for stateful use; drivers read and write it.
-    """
-
-    state: Any = None
-
-    def init(self, batch_size: int | None):
-        raise NotImplementedError
-
-    def update(self, state, item):
-        raise NotImplementedError
-
-    def reset(self) -> None:
-        self.state = None
-
-    def __call__(self, item) -> None:
-        """Eager use: update the held state with one (batched or unbatched) trajectory."""
-        if self.state is None:
-            shape = jnp.shape(item.step_type)
-            self.state = self.init(shape[0] if shape else None)
-        if not hasattr(self, "_update_jit"):
-            self._update_jit = jax.jit(self.update)
-        self.state = self._update_jit(self.state, item)
 
 
 class JaxMetric(JaxObserver):
     """A compiled observer with a `result`."""
+
+    batch_size: int | None = None  # None: inferred from what the metric observes
 
     def __init__(self, name: str):
         self.name = name
@@ -55,7 +32,7 @@ class JaxMetric(JaxObserver):
     def result(self, state=None):
         """The metric's value for `state` (default: the held state)."""
         if state is None:
-            state = self.state if self.state is not None else self.init(None)
+            state = self.state if self.state is not None else self.init(self.batch_size)
         return self._result(state)
 
     def _result(self, state):
@@ -113,15 +90,28 @@ class EpisodeBufferState(NamedTuple):
 
 
 class _EpisodeStatistic(JaxMetric):
-    """Accumulates a per-episode quantity; buffers it for the last `buffer_size` episodes."""
+    """Accumulates a per-episode quantity; buffers it for the last `buffer_size` episodes
+    and summarises the buffer (the mean unless a subclass says otherwise).
 
-    def __init__(self, name: str, buffer_size: int = 10):
+    `batch_size` is inferred from the driver or the first trajectory; ported code may
+    pass it (TF-Agents requires it), and then a different batch is an error.
+    """
+
+    def __init__(self, name: str, buffer_size: int = 10, batch_size: int | None = None):
         super().__init__(name)
-        if buffer_size < 1:
-            raise ValueError(f"{type(self).__name__}: `buffer_size` must be >= 1, got {buffer_size}")
+        if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
+            raise ValueError(f"{type(self).__name__}: `buffer_size` must be an int >= 1, got {buffer_size!r}")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                       or batch_size < 1):
+            raise ValueError(f"{type(self).__name__}: `batch_size` must be an int >= 1 or None, "
+                             f"got {batch_size!r}")
         self.buffer_size = buffer_size
+        self.batch_size = batch_size
 
     def init(self, batch_size):
+        if self.batch_size is not None and (batch_size or 1) != self.batch_size:
+            raise ValueError(f"{type(self).__name__}: created with `batch_size`={self.batch_size}, but the "
+                             f"trajectories it observes have batch size {batch_size or 1}")
         return EpisodeBufferState(jnp.zeros((batch_size or 1,), jnp.float32),
                                   jnp.zeros((self.buffer_size,), jnp.float32),
                                   jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
@@ -147,31 +137,52 @@ class _EpisodeStatistic(JaxMetric):
                                   jnp.minimum(state.count + written, size), (state.next + written) % size)
 
     def _summary(self, values, mask):
-        raise NotImplementedError
+        return jnp.sum(jnp.where(mask, values, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
 
     def _result(self, state):
         mask = jnp.arange(self.buffer_size) < state.count
-        return jnp.where(state.count > 0, self._summary(state.buffer, mask), 0.0)
+        return jnp.where(state.count > 0, self._summary(state.buffer, mask), 0.0).astype(jnp.float32)
 
 
-class AverageReturnMetric(_EpisodeStatistic):
-    """Average undiscounted return of the last `buffer_size` finished episodes (0.0 before any)."""
-
-    def __init__(self, name: str = "AverageReturn", buffer_size: int = 10):
-        super().__init__(name, buffer_size)
+class _ReturnStatistic(_EpisodeStatistic):
+    """A statistic of undiscounted episode returns."""
 
     def _increment(self, trajectory):
         return trajectory.reward
 
+
+class AverageReturnMetric(_ReturnStatistic):
+    """Average undiscounted return of the last `buffer_size` finished episodes (0.0 before any)."""
+
+    def __init__(self, name: str = "AverageReturn", buffer_size: int = 10, batch_size: int | None = None):
+        super().__init__(name, buffer_size, batch_size)
+
+
+class MaxReturnMetric(_ReturnStatistic):
+    """Highest return among the last `buffer_size` finished episodes (0.0 before any)."""
+
+    def __init__(self, name: str = "MaxReturn", buffer_size: int = 10, batch_size: int | None = None):
+        super().__init__(name, buffer_size, batch_size)
+
     def _summary(self, values, mask):
-        return jnp.sum(jnp.where(mask, values, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
+        return jnp.max(jnp.where(mask, values, -jnp.inf))
 
 
-class AverageEpisodeLengthMetric(AverageReturnMetric):
+class MinReturnMetric(_ReturnStatistic):
+    """Lowest return among the last `buffer_size` finished episodes (0.0 before any)."""
+
+    def __init__(self, name: str = "MinReturn", buffer_size: int = 10, batch_size: int | None = None):
+        super().__init__(name, buffer_size, batch_size)
+
+    def _summary(self, values, mask):
+        return jnp.min(jnp.where(mask, values, jnp.inf))
+
+
+class AverageEpisodeLengthMetric(_EpisodeStatistic):
     """Average length (non-boundary steps) of the last `buffer_size` finished episodes."""
 
-    def __init__(self, name: str = "AverageEpisodeLength", buffer_size: int = 10):
-        super().__init__(name, buffer_size)
+    def __init__(self, name: str = "AverageEpisodeLength", buffer_size: int = 10, batch_size: int | None = None):
+        super().__init__(name, buffer_size, batch_size)
 
     def _increment(self, trajectory):
         return (~trajectory.is_boundary()).astype(jnp.float32)

@@ -70,14 +70,21 @@ class EnvironmentSteps(PyMetric):
 
 class _EpisodeStatistic(PyMetric):
     """Accumulates a per-episode quantity and buffers its value for the last
-    `buffer_size` finished episodes. Subclasses say what a step adds and how the
-    buffer is summarised."""
+    `buffer_size` finished episodes. Subclasses say what a step adds; the buffer is
+    summarised by its mean unless a subclass says otherwise. `batch_size` is
+    inferred; ported code may pass it (TF-Agents' argument), and then a different
+    batch is an error."""
 
-    def __init__(self, name: str, buffer_size: int = 10):
+    def __init__(self, name: str, buffer_size: int = 10, batch_size: int | None = None):
         super().__init__(name)
-        if buffer_size < 1:
-            raise ValueError(f"{type(self).__name__}: `buffer_size` must be >= 1, got {buffer_size}")
+        if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
+            raise ValueError(f"{type(self).__name__}: `buffer_size` must be an int >= 1, got {buffer_size!r}")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                       or batch_size < 1):
+            raise ValueError(f"{type(self).__name__}: `batch_size` must be an int >= 1 or None, "
+                             f"got {batch_size!r}")
         self.buffer_size = buffer_size
+        self.batch_size = batch_size
         self.reset()
 
     def reset(self) -> None:
@@ -88,10 +95,17 @@ class _EpisodeStatistic(PyMetric):
     def _increment(self, trajectory) -> np.ndarray:
         raise NotImplementedError
 
+    def _check_batch(self, batch: int) -> None:
+        if self.batch_size is not None and batch != self.batch_size:
+            raise ValueError(f"{type(self).__name__}: created with `batch_size`={self.batch_size}, but the "
+                             f"trajectories it observes have batch size {batch}")
+
     def __call__(self, trajectory) -> None:
         step_type = trajectory.step_type
         if (step_type.ndim if isinstance(step_type, np.ndarray) else np.ndim(step_type)) == 0:
             # Unbatched: plain floats, no array work (this runs every step).
+            if self.batch_size is not None and self.batch_size != 1:
+                self._check_batch(1)
             if int(step_type) == _FIRST:
                 self._scalar_running = 0.0
             self._scalar_running += float(self._increment(trajectory))
@@ -101,6 +115,7 @@ class _EpisodeStatistic(PyMetric):
             return
         step_type = np.asarray(trajectory.step_type)
         if self._running is None:
+            self._check_batch(step_type.shape[0])
             self._running = np.zeros(step_type.shape, np.float64)
         running = self._running
         running[step_type == _FIRST] = 0.0
@@ -111,41 +126,43 @@ class _EpisodeStatistic(PyMetric):
             running[is_last] = 0.0
 
     def _summary(self, values: list) -> float:
-        raise NotImplementedError
+        return np.mean(values)
 
-    def result(self) -> float:
-        """The summary over buffered episodes; 0.0 before any episode finished."""
-        return float(self._summary(list(self._buffer))) if self._buffer else 0.0
+    def result(self) -> np.float32:
+        """The summary over buffered episodes, as float32 (as the compiled metrics
+        give); 0.0 before any episode finished."""
+        return np.float32(self._summary(list(self._buffer)) if self._buffer else 0.0)
 
 
-class AverageReturnMetric(_EpisodeStatistic):
-    """Average undiscounted return of the last `buffer_size` finished episodes."""
-
-    def __init__(self, name: str = "AverageReturn", buffer_size: int = 10):
-        super().__init__(name, buffer_size)
+class _ReturnStatistic(_EpisodeStatistic):
+    """A statistic of undiscounted episode returns."""
 
     def _increment(self, trajectory):
         return trajectory.reward
 
-    def _summary(self, values):
-        return np.mean(values)
+
+class AverageReturnMetric(_ReturnStatistic):
+    """Average undiscounted return of the last `buffer_size` finished episodes."""
+
+    def __init__(self, name: str = "AverageReturn", buffer_size: int = 10, batch_size: int | None = None):
+        super().__init__(name, buffer_size, batch_size)
 
 
-class MaxReturnMetric(AverageReturnMetric):
+class MaxReturnMetric(_ReturnStatistic):
     """Highest return among the last `buffer_size` finished episodes."""
 
-    def __init__(self, name: str = "MaxReturn", buffer_size: int = 10):
-        super().__init__(name, buffer_size)
+    def __init__(self, name: str = "MaxReturn", buffer_size: int = 10, batch_size: int | None = None):
+        super().__init__(name, buffer_size, batch_size)
 
     def _summary(self, values):
         return np.max(values)
 
 
-class MinReturnMetric(AverageReturnMetric):
+class MinReturnMetric(_ReturnStatistic):
     """Lowest return among the last `buffer_size` finished episodes."""
 
-    def __init__(self, name: str = "MinReturn", buffer_size: int = 10):
-        super().__init__(name, buffer_size)
+    def __init__(self, name: str = "MinReturn", buffer_size: int = 10, batch_size: int | None = None):
+        super().__init__(name, buffer_size, batch_size)
 
     def _summary(self, values):
         return np.min(values)
@@ -154,11 +171,8 @@ class MinReturnMetric(AverageReturnMetric):
 class AverageEpisodeLengthMetric(_EpisodeStatistic):
     """Average length (non-boundary steps) of the last `buffer_size` finished episodes."""
 
-    def __init__(self, name: str = "AverageEpisodeLength", buffer_size: int = 10):
-        super().__init__(name, buffer_size)
+    def __init__(self, name: str = "AverageEpisodeLength", buffer_size: int = 10, batch_size: int | None = None):
+        super().__init__(name, buffer_size, batch_size)
 
     def _increment(self, trajectory):
         return trajectory.step_type != _LAST
-
-    def _summary(self, values):
-        return np.mean(values)

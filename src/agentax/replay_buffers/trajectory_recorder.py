@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from agentax.metrics.jax_metrics import JaxObserver
+from agentax.core import JaxObserver
 from agentax.specs import array_spec
 
 

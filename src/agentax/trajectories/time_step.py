@@ -94,13 +94,15 @@ def truncation(observation, reward, discount=1.0) -> TimeStep:
     return _step(StepType.LAST, observation, reward, discount)
 
 
-def time_step_spec(observation_spec, reward_spec=None) -> TimeStep:
+def time_step_spec(observation_spec, reward_spec=None, discount_spec=None) -> TimeStep:
     """The `TimeStep` of specs an environment with these specs returns."""
     if reward_spec is None:
         reward_spec = array_spec.ArraySpec((), np.float32, name="reward")
+    if discount_spec is None:
+        discount_spec = array_spec.BoundedArraySpec((), np.float32, 0.0, 1.0, name="discount")
     return TimeStep(
         step_type=array_spec.ArraySpec((), np.int32, name="step_type"),
         reward=reward_spec,
-        discount=array_spec.BoundedArraySpec((), np.float32, 0.0, 1.0, name="discount"),
+        discount=discount_spec,
         observation=observation_spec,
     )
