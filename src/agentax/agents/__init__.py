@@ -1,5 +1,6 @@
-"""Agents: a policy to act, a collect policy to gather data, and `train(experience)`."""
+"""Agents: `JaxAgent` (the interface) and one folder per agent."""
 
-from agentax.agents.reinforce.reinforce_agent import LossInfo, ReinforceAgent
+from agentax.agents.jax_agent import JaxAgent, LossInfo
+from agentax.agents.reinforce.reinforce_agent import ReinforceAgent
 
-__all__ = ["LossInfo", "ReinforceAgent"]
+__all__ = ["JaxAgent", "LossInfo", "ReinforceAgent"]

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-import csv
 import json
+import math
+import os
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from agentax.environments.py_environment import PyEnvironment
 from agentax.policies.py_policy import PyPolicy
 
 
-def plot_returns(iterations: Sequence[int], returns: Sequence[float], path: str | Path,
-                 title: str = "Average return") -> Path:
-    """Save a PNG of average return against training iteration."""
+def plot_returns(env_steps: Sequence[int], returns: Sequence[float], path: str | Path,
+                 title: str = "Average return", xlabel: str = "Environment steps") -> Path:
+    """Save a PNG of average return against environment steps."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(list(iterations), list(returns), marker="o")
-    ax.set_xlabel("Iterations")
+    ax.plot(list(env_steps), list(returns), marker="o")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("Average Return")
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -74,36 +74,50 @@ def record_video(environment: PyEnvironment, policy: PyPolicy, path: str | Path,
 
 
 class MetricsWriter:
-    """Appends rows to `metrics.jsonl` and `metrics.csv` (and TensorBoard events when available)."""
+    """Appends rows to `metrics.jsonl` (each row one `write` of one line, so a run killed at
+    any moment leaves a parseable file) and to TensorBoard events under `tensorboard/`."""
 
-    def __init__(self, run_dir: str | Path, columns: Sequence[str], tensorboard: bool = True):
-        self.run_dir = Path(run_dir)
-        self.columns = list(columns)
-        self._jsonl = open(self.run_dir / "metrics.jsonl", "w")
-        self._csv_file = open(self.run_dir / "metrics.csv", "w", newline="")
-        self._csv = csv.DictWriter(self._csv_file, fieldnames=self.columns)
-        self._csv.writeheader()
+    def __init__(self, run_dir: str | Path, tensorboard: bool = True):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._tb = None
         if tensorboard:
-            try:
-                from tensorboardX import SummaryWriter
-                self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
-            except ImportError:
-                self._tb = None
+            from tensorboardX import SummaryWriter
+            self._tb = SummaryWriter(str(Path(run_dir) / "tensorboard"))
 
     def write(self, row: dict) -> None:
-        row = {k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v) for k, v in row.items()}
-        self._jsonl.write(json.dumps(row) + "\n")
-        self._jsonl.flush()
-        self._csv.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in self.columns})
-        self._csv_file.flush()
+        row = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+        os.write(self._fd, (json.dumps(row) + "\n").encode())
         if self._tb is not None:
             for key, value in row.items():
-                if key != "iteration" and isinstance(value, (int, float)):
-                    self._tb.add_scalar(key, value, row["iteration"])
+                if key not in ("iteration", "train_step") and isinstance(value, (int, float)):
+                    self._tb.add_scalar(key, value, row.get("env_steps", row.get("iteration", 0)))
 
     def close(self) -> None:
-        self._jsonl.close()
-        self._csv_file.close()
+        os.close(self._fd)
         if self._tb is not None:
             self._tb.close()
+
+
+def read_metrics(path: str | Path, up_to_iteration: int | None = None) -> list[dict]:
+    """The rows of a `metrics.jsonl` (a torn last line is dropped), up to an iteration."""
+    rows = []
+    path = Path(path)
+    if not path.exists():
+        return rows
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if up_to_iteration is None or row.get("iteration", 0) <= up_to_iteration:
+            rows.append(row)
+    return rows
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename (never half-written)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,0 +1,294 @@
+"""A training run on disk, the same for every agent and both trainers.
+
+The run directory holds `config.json`, `metrics.jsonl`, `checkpoints/` (everything a
+run needs to continue), `policies/{greedy_policy,collect_policy}/` (exports that run
+without agentax's training stack), `returns.png`, `eval.mp4`, `summary.json` and
+TensorBoard events under `tensorboard/`. Running the same command on an existing run
+directory continues from its last checkpoint; a directory made by another command
+is refused, never overwritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agentax.train import outputs
+from agentax.train.config import TrainConfig
+from agentax.train.triggers import GREEDY_POLICY_SAVED_MODEL_DIR, PolicySavedModelTrigger
+from agentax.utils import common
+
+AGENTS = {"reinforce": "agentax.agents.reinforce.config"}
+"""Agent name -> the module holding its `CONFIG` class and `PRESETS`."""
+
+CHECKPOINT_DIR = "checkpoints"
+POLICIES_DIR = "policies"
+
+
+def agent_config_module(name: str):
+    if name not in AGENTS:
+        raise ValueError(f"unknown agent {name!r}; agents: {', '.join(sorted(AGENTS))}")
+    return importlib.import_module(AGENTS[name])
+
+
+def new_run_dir(name: str, root: str | Path = "runs") -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path(root) / f"{name}-{stamp}"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = Path(root) / f"{name}-{stamp}-{suffix}"
+    return path
+
+
+def load_config(run_dir: str | Path) -> TrainConfig:
+    """The config a run directory was made with (a clear error if it is missing or damaged)."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file; {run_dir} is not an agentax run directory")
+    try:
+        data = json.loads(path.read_text())
+        module = agent_config_module(data.pop("agent"))
+        fields = {f.name: f for f in dataclasses.fields(module.CONFIG)}
+        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        unknown = set(data) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown fields {sorted(unknown)}")
+        return module.CONFIG(**data)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path} is damaged or not an agentax config: {err}") from err
+
+
+def _check_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> bool:
+    """Whether `run_dir` holds a run to continue; refuses a directory it must not touch."""
+    for parent in [run_dir, *run_dir.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise ValueError(f"`run_dir` (--run-dir) {run_dir}: {parent} is a file, not a directory")
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        if resume:
+            raise ValueError(f"--resume: {run_dir} holds no run to resume")
+        return False
+    if not (run_dir / "config.json").is_file():
+        raise ValueError(f"`run_dir` (--run-dir) {run_dir} exists and is not an agentax run directory "
+                         f"(no config.json); choose another directory")
+    previous = load_config(run_dir)
+    ours, theirs = config.to_dict(), previous.to_dict()
+    changed = [k for k in sorted(set(ours) | set(theirs))
+               if ours.get(k) != theirs.get(k) and k not in TrainConfig.RESUMABLE_CHANGES]
+    if changed:
+        details = ", ".join(f"{k}: {theirs.get(k)!r} there, {ours.get(k)!r} now" for k in changed)
+        raise ValueError(f"`run_dir` (--run-dir) {run_dir} holds another run ({details}); it was not changed. "
+                         f"Use another --run-dir, or the same settings to continue it")
+    return True
+
+
+def make_trainer(config: TrainConfig, num_seeds: int = 1):
+    if config.trainer == "compiled":
+        from agentax.train.compiled_trainer import CompiledTrainer
+        return CompiledTrainer(config, num_seeds)
+    from agentax.train.python_trainer import PythonTrainer
+    return PythonTrainer(config, num_seeds)
+
+
+class _Interrupt:
+    """Turns Ctrl-C (SIGINT) and SIGTERM into a flag the loop checks between chunks."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class RunInterrupted(Exception):
+    """The run was interrupted; its checkpoint was saved first."""
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values))
+
+
+def train_run(config: TrainConfig, run_dir: str | Path | None = None, *, num_seeds: int = 1, resume: bool = False,
+              progress: bool = True, echo=print) -> dict:
+    """Train `config` into `run_dir` (continuing a run already there); returns the summary."""
+    from tqdm import tqdm
+
+    config.check_environment()
+    run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config.agent_name)
+    continuing = _check_run_dir(run_dir, config, resume)
+    trainer = make_trainer(config, num_seeds)
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train(config, run_dir, trainer, continuing, progress, echo, tqdm)
+    except BaseException:
+        if created and not (run_dir / CHECKPOINT_DIR).exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # a failed start leaves nothing behind
+        raise
+
+
+def _train(config, run_dir: Path, trainer, continuing: bool, progress: bool, echo, tqdm) -> dict:
+    start = time.perf_counter()
+    trainer.initialize()
+    clock = common.Variable(np.zeros(2, np.float64), name="wall_and_train_seconds")
+    checkpointer = common.Checkpointer(run_dir / CHECKPOINT_DIR, max_to_keep=3, clock=clock,
+                                       **trainer.checkpoint_objects())
+    restored = checkpointer.initialize_or_restore() if continuing else None
+    iteration = trainer.iteration_count
+    rows = outputs.read_metrics(run_dir / "metrics.jsonl", up_to_iteration=iteration if restored else -1)
+    outputs.write_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    outputs.write_atomic(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+    if restored is not None:
+        echo(f"resuming {run_dir} from iteration {iteration}")
+
+    trainer.select_seed(0)
+    train_step = trainer.agent.train_step_counter
+    policy_trigger = PolicySavedModelTrigger(run_dir / POLICIES_DIR, trainer.agent, train_step, interval=0)
+    writer = outputs.MetricsWriter(run_dir)
+    wall_offset, train_offset = (float(x) for x in clock.value())
+
+    def elapsed() -> tuple[float, float]:
+        """(wall seconds, wall seconds excluding compilation), over every session of the run."""
+        now = time.perf_counter() - start
+        return wall_offset + now, train_offset + now - trainer.compile_seconds
+
+    def write(row: dict) -> None:
+        rows.append(row)
+        writer.write(row)
+        text = [f"step = {row['iteration']}"]
+        if "loss" in row:
+            text.append(f"loss = {row['loss']:.4f}")
+        if "eval_return" in row:
+            text.append(f"Average Return = {row['eval_return']:.1f}")
+        (bar.write if progress else echo)(": ".join(text))
+
+    def base_row(i: int) -> dict:
+        wall, _ = elapsed()
+        return {"iteration": i, "train_step": int(trainer.train_steps_now()[0]),
+                "env_steps": int(trainer.env_steps_now()[0]), "wall_seconds": round(wall, 4)}
+
+    def evaluate(row: dict) -> None:
+        returns = trainer.evaluate_now()
+        row["eval_return"] = _mean(returns)
+        if trainer.num_seeds > 1:
+            row["eval_return_per_seed"] = returns.tolist()
+
+    def save_checkpoint() -> None:
+        clock.assign(np.array(elapsed()))
+        checkpointer.save(trainer.iteration_count)
+        trainer.select_seed(0)
+        policy_trigger(int(train_step), force_trigger=True)
+
+    bar = tqdm(total=config.iterations, initial=min(iteration, config.iterations), disable=not progress,
+               desc=f"{config.agent_name} {config.env} ({config.trainer})", unit="it", leave=False)
+    try:
+        with _Interrupt() as interrupt:
+            if iteration == 0 and not rows:
+                row = base_row(0)
+                evaluate(row)
+                write(row)
+            while iteration < config.iterations:
+                intervals = (config.log_interval, config.eval_interval, config.checkpoint_every)
+                target = min([config.iterations] + [(iteration // k + 1) * k for k in intervals])
+                losses = trainer.run(target - iteration)
+                bar.update(target - iteration)
+                iteration = target
+                final = iteration == config.iterations
+                row = base_row(iteration)
+                if iteration % config.log_interval == 0 or final:
+                    row["loss"] = _mean(losses)
+                    if trainer.num_seeds > 1:
+                        row["loss_per_seed"] = losses.tolist()
+                if iteration % config.eval_interval == 0 or final:
+                    evaluate(row)
+                if len(row) > 4:
+                    write(row)
+                if iteration % config.checkpoint_every == 0 or final:
+                    save_checkpoint()
+                if interrupt.requested:
+                    save_checkpoint()
+                    raise RunInterrupted(f"interrupted at iteration {iteration}; checkpoint saved in "
+                                         f"{run_dir / CHECKPOINT_DIR}. Run the same command (or add --resume) "
+                                         f"to continue")
+    finally:
+        bar.close()
+        writer.close()
+    wall, train_seconds = elapsed()
+    return _finish(config, run_dir, trainer, rows, wall, train_seconds, echo)
+
+
+def _finish(config, run_dir: Path, trainer, rows: list, wall: float, train_seconds: float, echo) -> dict:
+    """After the last checkpoint: plot, summary, final evaluation and video of the saved policy."""
+    evals = [r for r in rows if r.get("eval_return") is not None]
+    curve = [[r["env_steps"], r["eval_return"]] for r in evals]
+    outputs.plot_returns([c[0] for c in curve], [c[1] for c in curve], run_dir / "returns.png",
+                         title=f"{config.agent_name} on {config.env} ({config.trainer} trainer)")
+    summary = {"agent": config.agent_name, "env": config.env, "seed": config.seed, "trainer": config.trainer,
+               "num_seeds": trainer.num_seeds, "iterations": trainer.iteration_count,
+               "env_steps": int(trainer.env_steps_now()[0]), "train_steps": int(trainer.train_steps_now()[0]),
+               "compile_seconds": round(trainer.compile_seconds, 3), "train_seconds": round(train_seconds, 3),
+               "wall_seconds": round(wall, 3),
+               "best_eval_return": max((r["eval_return"] for r in evals), default=None),
+               "eval_returns": curve}
+    if trainer.num_seeds > 1:
+        summary["per_seed"] = [
+            {"seed": config.seed + s, "env_steps": int(trainer.env_steps_now()[s]),
+             "final_eval_return": evals[-1]["eval_return_per_seed"][s],
+             "best_eval_return": max(r["eval_return_per_seed"][s] for r in evals),
+             "eval_returns": [[r["env_steps"], r["eval_return_per_seed"][s]] for r in evals]}
+            for s in range(trainer.num_seeds)]
+    summary.update(evaluate_run(run_dir, config.num_eval_episodes, config.video_episodes, seed=config.seed))
+    outputs.write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    echo(f"final Average Return (Gymnasium {config.env}, {config.num_eval_episodes} episodes, saved greedy "
+         f"policy{' of seed ' + str(config.seed) if trainer.num_seeds > 1 else ''}) = "
+         f"{summary['final_eval_return']:.1f}")
+    echo(f"run directory: {run_dir}")
+    return summary
+
+
+def evaluate_run(run_dir: str | Path, num_episodes: int = 10, video_episodes: int = 3, seed: int = 0) -> dict:
+    """Load the run's saved greedy policy, evaluate it on the Gymnasium env, render `eval.mp4`."""
+    from agentax.environments import suite_gym
+    from agentax.policies import policy_loader
+    from agentax.train.evaluation import compute_avg_return
+
+    run_dir = Path(run_dir)
+    config = load_config(run_dir)
+    policy_dir = run_dir / POLICIES_DIR / GREEDY_POLICY_SAVED_MODEL_DIR
+    policy = policy_loader.load(policy_dir)
+    env = suite_gym.load(config.env)
+    env.seed(seed + 20_000)
+    _check_policy_fits(policy, env, policy_dir)
+    result = {"final_eval_return": compute_avg_return(env, policy, num_episodes),
+              "final_eval_episodes": num_episodes, "policy_train_step": policy.metadata.get("train_step")}
+    if video_episodes > 0:
+        result["video_frames"] = outputs.record_video(env, policy, run_dir / "eval.mp4", num_episodes=video_episodes)
+    return result
+
+
+def _check_policy_fits(policy, env, policy_dir: Path) -> None:
+    from agentax.specs import array_spec
+
+    theirs = [s.shape for s in array_spec.flatten(env.observation_spec())]
+    mine = [s.shape for s in array_spec.flatten(policy.time_step_spec.observation)]
+    if mine != theirs:
+        raise ValueError(f"{policy_dir}: the saved policy takes observations of shapes {mine}, but the run's "
+                         f"environment gives {theirs}")
+

@@ -1,0 +1,1 @@
+"""Training utilities (`train_utils.create_train_step`)."""

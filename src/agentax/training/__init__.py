@@ -1,1 +1,0 @@
-"""Training programs: the tutorials as runnable code (evaluation, plots, videos, checkpoints)."""

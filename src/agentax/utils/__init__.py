@@ -1,0 +1,1 @@
+"""Utilities shared by agents and trainers (`common`: Variable, Checkpointer, function)."""
