@@ -18,6 +18,7 @@ from agentax.policies.actor_policy import ActorPolicy, GreedyPolicy
 from agentax.policies.jax_policy import JaxPolicy
 from agentax.policies.policy_saver import PolicySaver, spec_from_json, spec_to_json
 from agentax.policies.py_jax_policy import PyJaxPolicy
+from agentax.policies.random_jax_policy import RandomJaxPolicy
 from agentax.specs.array_spec import ArraySpec, BoundedArraySpec
 from agentax.trajectories import time_step as ts
 from agentax.trajectories.policy_step import PolicyStep
@@ -228,9 +229,10 @@ CHILD = textwrap.dedent("""
     heavy = lambda: sorted(m for m in ("flax", "optax", "gymnasium") if m in sys.modules)
     policy = policy_loader.load(sys.argv[1])
     after_load = heavy()
-    step = policy.action(policy.time_step_spec._replace(
-        step_type=np.int32(0), reward=np.float32(0), discount=np.float32(1),
-        observation=np.zeros(4, np.float32)))
+    first = policy.time_step_spec._replace(step_type=np.int32(0), reward=np.float32(0),
+                                           discount=np.float32(1), observation=np.ones(4, np.float32))
+    step = policy.action(first)
+    dist = policy.distribution(first).action
     after_action = heavy()
 
     from agentax.drivers import PyDriver
@@ -255,7 +257,8 @@ CHILD = textwrap.dedent("""
     trajs = []
     PyDriver(env, policy, [trajs.append], max_episodes=2).run(env.reset())
     print(json.dumps({"after_load": after_load, "after_action": after_action, "after_driver": heavy(),
-                      "action": int(step.action), "steps": len(trajs),
+                      "action": int(step.action), "mode": int(dist.mode()), "dist": type(dist).__name__,
+                      "steps": len(trajs),
                       "action_dtypes": sorted({str(t.action.dtype) for t in trajs})}))
 """)
 
@@ -270,6 +273,7 @@ def test_loaded_policy_runs_in_a_pydriver_without_flax_optax_gymnasium(cartpole)
     assert result["after_load"] == result["after_action"] == result["after_driver"] == []
     assert result["steps"] == 22  # two episodes of 10 steps, each ended by its boundary (LAST -> FIRST)
     assert result["action_dtypes"] == ["int64"] and result["action"] in (0, 1)
+    assert result["dist"] == "Categorical" and result["mode"] == result["action"]  # greedy: the mode
 
 
 def damage(export_dir, name):
@@ -323,7 +327,16 @@ def test_save_is_atomic(cartpole, tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["p"] and policy_loader.load(tmp_path / "p").get_train_step() == 2
 
 
-def test_saver_refuses_a_policy_without_params(cartpole):
+def test_policy_without_params(cartpole, tmp_path):
     actor, _, net, _ = cartpole
-    with pytest.raises(ValueError, match="params"):
+    random_policy = RandomJaxPolicy(actor.time_step_spec, BoundedArraySpec((2,), np.float32, -1.0, 1.0))
+    PolicySaver(random_policy).save(tmp_path / "random")
+    loaded = policy_loader.load(tmp_path / "random")
+    time_step = time_steps(actor.time_step_spec, 5)
+    key = jax.random.PRNGKey(4)
+    np.testing.assert_array_equal(loaded.action(time_step, seed=key).action,
+                                  random_policy.action(None, time_step, (), key).action)
+    assert "distribution" not in loaded.metadata["functions"]
+    with pytest.raises(Exception) as err:
         PolicySaver(ActorPolicy(actor.time_step_spec, actor.action_spec, net))
+    assert "`policy.params` of agentax.policies.actor_policy.ActorPolicy is None" in "".join(err.value.__notes__)

@@ -76,6 +76,9 @@ def _distribution_class(class_path: str, field_names: list[str]):
     return cls
 
 
+_prng_key = jax.jit(jax.random.PRNGKey)
+
+
 class SavedPolicy(PyPolicy):
     """A policy loaded from a `PolicySaver` export; a `PyDriver` accepts it.
 
@@ -108,14 +111,23 @@ class SavedPolicy(PyPolicy):
         self._ts_specs = array_spec.flatten(self._time_step_spec)
         self._jax_ts_dtypes = [s.dtype for s in array_spec.flatten(self._jax_ts_spec)]
         self._action_dtypes = [s.dtype for s in array_spec.flatten(self._action_spec)]
+        self._ts_def = spec_structure(self._time_step_spec)
         self._action_def = spec_structure(self._action_spec)
         self._state_def = spec_structure(self._policy_state_spec)
         self._info_def = spec_structure(self._info_spec)
 
         functions = self._metadata.get("functions", ["action", "get_initial_state"])
         exported = {name: _read_exported(self.export_dir / f"{name}{EXPORT_SUFFIX}") for name in functions}
-        self._param_avals = exported["action"].in_avals[:exported["action"].in_tree.children()[0].children()[0].num_leaves]
-        self._action_fn = jax.jit(exported["action"].call)
+        args_tree = exported["action"].in_tree.children()[0]  # ((params, time_step, state, key), kwargs)
+        self._param_avals = exported["action"].in_avals[:args_tree.children()[0].num_leaves]
+        action_call = exported["action"].call
+
+        def action_from_stream(params, arrays, states, key):
+            key, action_key = jax.random.split(key)
+            return action_call(params, arrays, states, action_key), key
+
+        self._action_fn = jax.jit(action_call)
+        self._action_from_stream_fn = jax.jit(action_from_stream)
         self._initial_state_fn = jax.jit(exported["get_initial_state"].call)
         self._distribution_fn = jax.jit(exported["distribution"].call) if "distribution" in exported else None
         description = self._metadata.get("distribution")
@@ -165,7 +177,7 @@ class SavedPolicy(PyPolicy):
 
     def _as_key(self, seed):
         if isinstance(seed, (int, np.integer)):
-            key = jax.random.PRNGKey(int(seed))
+            key = _prng_key(int(seed))
         elif isinstance(seed, jax.Array) and jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
             key = jax.random.key_data(seed)
         else:
@@ -176,15 +188,12 @@ class SavedPolicy(PyPolicy):
                              f"got {key.dtype}{list(key.shape)}")
         return key
 
-    def _next_key(self, seed):
-        if seed is not None:
-            return self._as_key(seed)
-        self._key, key = jax.random.split(self._key)
-        return key
-
     def _inputs(self, time_step, policy_state):
         """Flat, batched input leaves, and whether the caller's time step was unbatched."""
-        leaves = flatten_as(self._time_step_spec, time_step, "time_step")
+        try:
+            leaves = self._ts_def.flatten_up_to(time_step)
+        except (ValueError, TypeError):
+            leaves = flatten_as(self._time_step_spec, time_step, "time_step")  # raises with details
         outer = np.shape(leaves[0])[:np.ndim(leaves[0]) - len(self._ts_specs[0].shape)]
         if len(outer) > 1 or (self._batch_size is not None and outer not in ((), (self._batch_size,))):
             raise ValueError(f"`time_step` has outer dimensions {outer}; this policy takes "
@@ -214,7 +223,10 @@ class SavedPolicy(PyPolicy):
     def action(self, time_step: ts.TimeStep, policy_state=(), seed=None) -> PolicyStep:
         """The `PolicyStep` for `time_step`; `seed` (an int or raw key) fixes the key of this call."""
         arrays, states, unbatched = self._inputs(time_step, policy_state)
-        action, state, info = self._action_fn(self._params, arrays, states, self._next_key(seed))
+        if seed is None:
+            (action, state, info), self._key = self._action_from_stream_fn(self._params, arrays, states, self._key)
+        else:
+            action, state, info = self._action_fn(self._params, arrays, states, self._as_key(seed))
         strip = (lambda x: np.asarray(x)[0]) if unbatched else np.asarray
         action = [strip(a).astype(dtype, copy=False) for a, dtype in zip(action, self._action_dtypes)]
         return PolicyStep(self._action_def.unflatten(action), self._state_def.unflatten([strip(s) for s in state]),

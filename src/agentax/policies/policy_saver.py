@@ -185,7 +185,7 @@ class PolicySaver:
     """Exports `policy` (a `JaxPolicy`) once; `save` and `save_checkpoint` write it with its current params.
 
     Args:
-      policy: a `JaxPolicy` whose `params` are set.
+      policy: a `JaxPolicy`, with its `params` set (unless it needs none, like `RandomJaxPolicy`).
       batch_size: the batch size the saved functions take; None (default) exports a
         symbolic batch dimension, so one export serves every batch size.
       train_step: the train step to record, read at each save: an int, an array, or a
@@ -198,9 +198,6 @@ class PolicySaver:
                  platforms: Sequence[str] = DEFAULT_PLATFORMS, metadata: dict | None = None):
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"PolicySaver: `batch_size` must be None or an int > 0, got {batch_size!r}")
-        if getattr(policy, "params", None) is None:
-            raise ValueError(f"PolicySaver: `policy.params` of {_class_path(policy)} is None; "
-                             "set the policy's parameters before saving it")
         self._policy = policy
         self._batch_size = batch_size
         self._train_step = train_step
@@ -240,10 +237,13 @@ class PolicySaver:
         def lower(fn, *avals):
             return export.export(jax.jit(fn), platforms=tuple(platforms))(*avals).serialize()
 
-        self._exported = {
-            "action": lower(action_fn, param_avals, ts_avals, state_avals, key_aval),
-            "get_initial_state": lower(initial_state_fn, jax.ShapeDtypeStruct((batch,), jnp.uint8)),
-        }
+        try:
+            self._exported = {"action": lower(action_fn, param_avals, ts_avals, state_avals, key_aval)}
+        except Exception as err:
+            if policy.params is None:
+                err.add_note(f"PolicySaver: `policy.params` of {_class_path(policy)} is None; set them first")
+            raise
+        self._exported["get_initial_state"] = lower(initial_state_fn, jax.ShapeDtypeStruct((batch,), jnp.uint8))
         self._distribution = None
         if callable(getattr(policy, "distribution", None)):
             described = {}
@@ -256,7 +256,7 @@ class PolicySaver:
             try:
                 self._exported["distribution"] = lower(distribution_fn, param_avals, ts_avals, state_avals)
                 self._distribution = described
-            except (_Unexportable, NotImplementedError) as err:
+            except (TypeError, NotImplementedError) as err:  # as TF-Agents: warn, save the rest
                 warnings.warn(f"PolicySaver: {_class_path(policy)}.distribution is not saved: {err}")
 
     @property
