@@ -1,0 +1,246 @@
+"""Item selectors with Reverb's rules (`reverb/cc/selectors/*.cc`).
+
+A selector object is a configuration; each table builds its own state from it
+(`_build(max_size)`), so one object may serve as sampler and remover. States
+work on table rows (ints below `max_size`) and report `(row, probability)`:
+
+- `Uniform`: every item with probability `1 / size`.
+- `Prioritized(priority_exponent)`: `p ** exponent / sum`, where a priority of
+  0 weighs 0 even with exponent 0; if every priority is 0, uniform.
+- `Fifo` / `Lifo`: the oldest / newest inserted item, probability 1; updating
+  a priority does not move an item.
+- `MinHeap` / `MaxHeap`: the lowest / highest priority, probability 1; ties go to
+  the item least recently inserted or updated.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+
+from agentax.reverb.sum_tree import SumTree
+
+
+def _check_priority(priority: float) -> float:
+    priority = float(priority)
+    if math.isnan(priority) or priority < 0:
+        raise ValueError(f"`priority` must be a number >= 0, got {priority}")
+    return priority
+
+
+class _Dense:
+    """Rows kept packed in an array (delete swaps the last row in), as Reverb's Uniform does."""
+
+    def __init__(self, max_size: int):
+        self.rows = np.zeros(max_size, np.int64)
+        self.pos = np.zeros(max_size, np.int64)
+        self.size = 0
+
+    def insert(self, row: int) -> None:
+        self.rows[self.size] = row
+        self.pos[row] = self.size
+        self.size += 1
+
+    def delete(self, row: int) -> None:
+        i = self.pos[row]
+        last = self.rows[self.size - 1]
+        self.rows[i] = last
+        self.pos[last] = i
+        self.size -= 1
+
+    def clear(self) -> None:
+        self.size = 0
+
+
+class _Selector:
+    deterministic = False
+
+    def __init__(self, seed=None):
+        self._seed = seed
+
+    def _build(self, max_size: int) -> "_SelectorState":
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class _SelectorState:
+    batchable = False  # True when `sample_batch` draws i.i.d. items
+
+    def update(self, row: int, priority: float) -> None:
+        pass
+
+
+class _UniformState(_SelectorState):
+    batchable = True
+
+    def __init__(self, max_size, rng):
+        self.dense, self.rng = _Dense(max_size), rng
+
+    def insert(self, row, priority):
+        self.dense.insert(row)
+
+    def delete(self, row):
+        self.dense.delete(row)
+
+    def clear(self):
+        self.dense.clear()
+
+    def sample(self):
+        rows, probs = self.sample_batch(1)
+        return int(rows[0]), float(probs[0])
+
+    def sample_batch(self, n):
+        n_items = self.dense.size
+        rows = self.dense.rows[self.rng.integers(0, n_items, size=n)]
+        return rows, np.full(n, 1.0 / n_items)
+
+
+class Uniform(_Selector):
+    """Sample uniformly among all items (`seed` is an agentax addition)."""
+
+    def _build(self, max_size):
+        return _UniformState(max_size, np.random.default_rng(self._seed))
+
+
+class _PrioritizedState(_UniformState):
+    def __init__(self, max_size, rng, exponent):
+        super().__init__(max_size, rng)
+        self.tree, self.exponent = SumTree(max_size), exponent
+
+    def _weight(self, priority):
+        return 0.0 if priority == 0 else priority ** self.exponent
+
+    def insert(self, row, priority):
+        self.dense.insert(row)
+        self.tree.set(row, self._weight(priority))
+
+    def update(self, row, priority):
+        self.tree.set(row, self._weight(priority))
+
+    def update_many(self, rows, priorities):
+        priorities = np.asarray(priorities, np.float64)
+        weights = np.where(priorities == 0, 0.0, priorities ** self.exponent)
+        self.tree.set_many(rows, weights)
+
+    def delete(self, row):
+        self.dense.delete(row)
+        self.tree.set(row, 0.0)
+
+    def clear(self):
+        self.dense.clear()
+        self.tree.clear()
+
+    def sample_batch(self, n):
+        total = self.tree.total
+        if total <= 0:
+            return super().sample_batch(n)
+        rows = self.tree.find(self.rng.random(n) * total)
+        weights = self.tree.get(rows)
+        bad = weights <= 0  # a rounding error walked into an empty subtree: redraw exactly
+        if bad.any():
+            live = self.dense.rows[:self.dense.size]
+            cum = np.cumsum(self.tree.get(live))
+            rows[bad] = live[np.searchsorted(cum, self.rng.random(bad.sum()) * cum[-1], side="right")]
+            weights = self.tree.get(rows)
+        return rows, weights / total
+
+
+class Prioritized(_Selector):
+    """Sample in proportion to `priority ** priority_exponent` (a sum tree)."""
+
+    def __init__(self, priority_exponent: float, seed=None):
+        exponent = float(priority_exponent)
+        if math.isnan(exponent) or exponent < 0:
+            raise ValueError(f"`priority_exponent` must be a number >= 0, got {priority_exponent}")
+        super().__init__(seed)
+        self.priority_exponent = exponent
+
+    def _build(self, max_size):
+        return _PrioritizedState(max_size, np.random.default_rng(self._seed), self.priority_exponent)
+
+    def __repr__(self):
+        return f"Prioritized(priority_exponent={self.priority_exponent})"
+
+
+class _OrderState(_SelectorState):
+    def __init__(self, newest: bool):
+        self.order, self.newest = {}, newest
+
+    def insert(self, row, priority):
+        self.order[row] = None
+
+    def delete(self, row):
+        del self.order[row]
+
+    def clear(self):
+        self.order.clear()
+
+    def sample(self):
+        return (next(reversed(self.order)) if self.newest else next(iter(self.order))), 1.0
+
+
+class Fifo(_Selector):
+    """The oldest item. Without `max_times_sampled` it is returned forever."""
+
+    deterministic = True
+
+    def _build(self, max_size):
+        return _OrderState(newest=False)
+
+
+class Lifo(_Selector):
+    """The newest item. As a remover on a full table it evicts the item just inserted."""
+
+    deterministic = True
+
+    def _build(self, max_size):
+        return _OrderState(newest=True)
+
+
+class _HeapState(_SelectorState):
+    def __init__(self, sign: float):
+        self.sign, self.heap, self.current, self.count = sign, [], {}, 0
+
+    def insert(self, row, priority):
+        self.count += 1
+        self.current[row] = self.count
+        heapq.heappush(self.heap, (self.sign * priority, self.count, row))
+        if len(self.heap) > 2 * len(self.current) + 64:
+            self.heap = [e for e in self.heap if self.current.get(e[2]) == e[1]]
+            heapq.heapify(self.heap)
+
+    update = insert
+
+    def delete(self, row):
+        del self.current[row]
+
+    def clear(self):
+        self.heap.clear()
+        self.current.clear()
+
+    def sample(self):
+        while self.current.get(self.heap[0][2]) != self.heap[0][1]:
+            heapq.heappop(self.heap)
+        return self.heap[0][2], 1.0
+
+
+class MinHeap(_Selector):
+    """The lowest priority; ties go to the least recently inserted or updated."""
+
+    deterministic = True
+
+    def _build(self, max_size):
+        return _HeapState(1.0)
+
+
+class MaxHeap(_Selector):
+    """The highest priority; ties go to the least recently inserted or updated."""
+
+    deterministic = True
+
+    def _build(self, max_size):
+        return _HeapState(-1.0)

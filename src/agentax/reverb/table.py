@@ -1,0 +1,514 @@
+"""`Table`: items, their priorities and times sampled, with Reverb's insert/sample/remove rules.
+
+Rules (from `reverb/cc/table.cc`): an insert waits for the rate limiter, then
+adds the item to sampler and remover; if the table is then over `max_size`,
+the remover picks an item to delete (a Lifo remover picks the new item). A
+sample waits for the limiter (later samples of one batch do not wait: the batch
+comes back short instead), increments the item's `times_sampled`, reports it
+with the probability, priority and table size, and deletes the item when
+`times_sampled == max_times_sampled`. `mutate_priorities` deletes first, then
+updates; unknown keys are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import Any
+
+import jax
+import numpy as np
+
+from agentax.reverb import rate_limiters as rl
+from agentax.reverb import selectors as sel
+from agentax.reverb._storage import StepStore
+from agentax.reverb.errors import CancelledError, DeadlineExceededError
+from agentax.reverb.replay_sample import SampleInfo
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectorOptions:
+    name: str
+    is_deterministic: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TableInfo:
+    name: str
+    sampler_options: SelectorOptions
+    remover_options: SelectorOptions
+    max_size: int
+    max_times_sampled: int
+    rate_limiter_info: dict
+    signature: Any
+    current_size: int
+    num_episodes: int
+    num_deleted_episodes: int
+
+
+@dataclasses.dataclass
+class NewItem:
+    """What a writer hands a table: `steps` are `(uid, flat_values)` pairs, `columns` the
+    indices of the values the item keeps, `treedef` its structure."""
+
+    key: int
+    priority: float
+    steps: list
+    columns: tuple
+    treedef: Any
+    squeeze: bool = False
+
+
+def deadline_of(timeout_ms) -> float | None:
+    if timeout_ms is None or timeout_ms < 0:
+        return None
+    return time.monotonic() + timeout_ms / 1000.0
+
+
+def _spec_shape(spec):
+    return tuple(None if d is None else int(d) for d in spec.shape)
+
+
+class Table:
+    """A Reverb table. `Table(name, sampler, remover, max_size, rate_limiter,
+    max_times_sampled=0, extensions=(), signature=None)`; `signature` is a nest of
+    specs (`ArraySpec` or anything with `shape` and `dtype`; `None` in a shape matches
+    any size) describing each item, time dimension included.
+
+    Beyond Reverb (which hangs or deadlocks there), a negative `max_times_sampled`
+    and a limiter whose `min_size_to_sample` exceeds `max_size` are `ValueError`s.
+    Without a signature, the first item fixes the table's structure, shapes and dtypes.
+    """
+
+    def __init__(self, name: str, sampler: sel._Selector, remover: sel._Selector, max_size: int,
+                 rate_limiter: rl.RateLimiter, max_times_sampled: int = 0, extensions=(),
+                 signature=None):
+        if not name:
+            raise ValueError("name must be nonempty")
+        if max_size <= 0:
+            raise ValueError(f"max_size ({max_size}) must be a positive integer")
+        if max_times_sampled < 0:
+            raise ValueError(f"max_times_sampled ({max_times_sampled}) must be >= 0 (0 means no limit)")
+        if rate_limiter.min_size_to_sample > max_size:
+            raise ValueError(
+                f"rate_limiter.min_size_to_sample ({rate_limiter.min_size_to_sample}) is above max_size "
+                f"({max_size}): sampling could never start (Reverb deadlocks here)")
+        if extensions:
+            raise NotImplementedError("agentax.reverb tables take no extensions")
+        for arg, s in (("sampler", sampler), ("remover", remover)):
+            if not isinstance(s, sel._Selector):
+                raise ValueError(f"`{arg}` must be a selector from agentax.reverb.selectors, got {s!r}")
+        self._name = name
+        self._sampler_cfg, self._remover_cfg = sampler, remover
+        self._max_size = int(max_size)
+        self._max_times_sampled = int(max_times_sampled)
+        self._limiter = rate_limiter
+        self._signature = signature
+        self._sig_treedef = None
+        if signature is not None:
+            leaves, self._sig_treedef = jax.tree.flatten(signature, is_leaf=lambda x: hasattr(x, "dtype"))
+            self._sig_leaves = [(_spec_shape(s), np.dtype(s.dtype)) for s in leaves]
+        self._cond = threading.Condition(threading.Lock())
+        self._closed = False
+        n = self._max_size + 1  # an insert into a full table holds one extra item until the remover acts
+        self._sampler = sampler._build(n)
+        self._remover = remover._build(n)
+        self._store: StepStore | None = None
+        self._treedef = None
+        self._colsel: dict = {}
+        self._rows: dict[int, int] = {}       # key -> row
+        self._free_rows: list[int] = []
+        self._next_row = 0
+        self._keys = np.zeros(n, np.int64)
+        self._priority = np.zeros(n, np.float64)
+        self._times = np.zeros(n, np.int32)
+        self._length = np.zeros(n, np.int32)
+        self._order = np.zeros(n, np.int64)
+        self._squeeze = np.zeros(n, np.bool_)
+        self._steps = np.zeros((n, 1), np.int32)
+        self._insert_count = 0
+        self._checked = None
+
+    # ------------------------------------------------------------------ Reverb API
+    @classmethod
+    def queue(cls, name: str, max_size: int, signature=None) -> "Table":
+        """A FIFO queue: each item is sampled once; inserts block when full, samples when empty."""
+        return cls(name, sel.Fifo(), sel.Fifo(), max_size, rl.Queue(max_size), max_times_sampled=1,
+                   signature=signature)
+
+    @classmethod
+    def stack(cls, name: str, max_size: int, signature=None) -> "Table":
+        """A LIFO stack: each item is sampled once; inserts block when full, samples when empty."""
+        return cls(name, sel.Lifo(), sel.Lifo(), max_size, rl.Stack(max_size), max_times_sampled=1,
+                   signature=signature)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def max_size(self) -> int:
+        return self._max_size
+
+    def can_sample(self, num_samples: int) -> bool:
+        with self._cond:
+            return self._limiter.can_sample(num_samples)
+
+    def can_insert(self, num_inserts: int) -> bool:
+        with self._cond:
+            return self._limiter.can_insert(num_inserts)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def info(self) -> TableInfo:
+        with self._cond:
+            return TableInfo(
+                name=self._name,
+                sampler_options=SelectorOptions(repr(self._sampler_cfg), self._sampler_cfg.deterministic),
+                remover_options=SelectorOptions(repr(self._remover_cfg), self._remover_cfg.deterministic),
+                max_size=self._max_size, max_times_sampled=self._max_times_sampled,
+                rate_limiter_info=self._limiter.info(), signature=self._signature,
+                current_size=len(self._rows), num_episodes=0, num_deleted_episodes=0)
+
+    def __repr__(self) -> str:
+        return (f"Table(name={self._name!r}, sampler={self._sampler_cfg!r}, remover={self._remover_cfg!r}, "
+                f"max_size={self._max_size}, rate_limiter={self._limiter!r}, "
+                f"max_times_sampled={self._max_times_sampled})")
+
+    # ------------------------------------------------------------------ waiting
+    def _wait(self, ready, deadline: float | None, what: str) -> None:
+        """Wait (lock held) until `ready()`; raise DeadlineExceededError at the deadline."""
+        while not ready():
+            if self._closed:
+                raise CancelledError(f"table {self._name!r}: the server was stopped")
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise DeadlineExceededError(
+                    f"table {self._name!r}: the rate limiter did not allow the {what} before the "
+                    f"timeout ({self._limiter!r}, size {len(self._rows)})")
+            self._cond.wait(remaining)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ insert
+    def _check_structure(self, item: NewItem, values) -> None:
+        """Validate the first step of an item against the signature and the stored layout."""
+        paths = None
+        if self._sig_treedef is not None:
+            if item.treedef != self._sig_treedef:
+                raise ValueError(f"table {self._name!r}: the item's structure {item.treedef} does not match "
+                                 f"the table signature {self._sig_treedef}")
+            for i, (value, (shape, dtype)) in enumerate(zip(values, self._sig_leaves)):
+                got = tuple(np.shape(value)) if item.squeeze else (len(item.steps),) + np.shape(value)
+                ok = np.asarray(value).dtype == dtype and len(got) == len(shape) and all(
+                    e is None or e == g for e, g in zip(shape, got))
+                if not ok:
+                    paths = paths or _paths(item.treedef)
+                    raise ValueError(
+                        f"table {self._name!r}: leaf {paths[i]} does not match the signature: expected "
+                        f"shape {shape} dtype {dtype}, got shape {got} dtype {np.asarray(value).dtype}")
+        if self._store is None:
+            self._treedef = item.treedef
+            self._store = StepStore([np.shape(v) for v in values], [np.asarray(v).dtype for v in values],
+                                    initial_capacity=min(1024, self._max_size * len(item.steps)) or 1)
+            return
+        if item.treedef != self._treedef:
+            raise ValueError(f"table {self._name!r}: the item's structure {item.treedef} differs from the "
+                             f"table's {self._treedef} (agentax stores one structure per table)")
+
+    def _check_values(self, item: NewItem, values) -> None:
+        store = self._store
+        for i, value in enumerate(values):
+            if value.shape != store.shapes[i] or value.dtype != store.dtypes[i]:
+                raise ValueError(
+                    f"table {self._name!r}: leaf {_paths(item.treedef)[i]}: expected shape "
+                    f"{store.shapes[i]} dtype {store.dtypes[i]} per step, got shape {value.shape} "
+                    f"dtype {value.dtype}")
+
+    def insert(self, item: NewItem, timeout_ms: int | None = None) -> None:
+        """Insert `item`, waiting up to `timeout_ms` for the rate limiter (None: forever)."""
+        deadline = deadline_of(timeout_ms)
+        with self._cond:
+            self._wait(lambda: item.key in self._rows or self._limiter.can_insert(1), deadline, "insert")
+            if item.key in self._rows:
+                self._update(self._rows[item.key], item.priority)
+                return
+            self._insert_locked(item)
+
+    def try_insert(self, item: NewItem) -> bool:
+        """Insert now if the rate limiter allows it; False (nothing changed) otherwise."""
+        with self._cond:
+            if item.key not in self._rows and not self._limiter.can_insert(1):
+                return False
+            if item.key in self._rows:
+                self._update(self._rows[item.key], item.priority)
+            else:
+                self._insert_locked(item)
+            return True
+
+    def _insert_locked(self, item: NewItem) -> None:
+        cols = item.columns
+        shape_key = (item.treedef, len(item.steps), item.squeeze)
+        if self._store is None or shape_key != self._checked:
+            first = item.steps[0][1]
+            self._check_structure(item, [first[c] for c in cols])
+            self._checked = shape_key
+        colsel = self._colsel.get(cols)
+        if colsel is None:
+            colsel = self._colsel[cols] = len(self._colsel)
+        store = self._store
+        slots = []
+        for uid, flat in item.steps:
+            step_id = (uid << 16) | colsel
+            slot = store.recent.get(step_id)
+            if slot is None:
+                values = [flat[c] for c in cols]
+                self._check_values(item, values)
+                slot = store.slot(step_id, values)
+            else:
+                store.refs[slot] += 1
+            slots.append(slot)
+        length = len(slots)
+        if length > self._steps.shape[1]:
+            grown = np.zeros((self._max_size + 1, length), np.int32)
+            grown[:, :self._steps.shape[1]] = self._steps
+            self._steps = grown
+        row = self._free_rows.pop() if self._free_rows else self._next_row
+        if row == self._next_row:
+            self._next_row += 1
+        self._steps[row, :length] = slots
+        self._length[row] = length
+        self._keys[row] = item.key
+        self._priority[row] = item.priority
+        self._times[row] = 0
+        self._squeeze[row] = item.squeeze
+        self._order[row] = self._insert_count
+        self._insert_count += 1
+        self._rows[item.key] = row
+        self._sampler.insert(row, item.priority)
+        self._remover.insert(row, item.priority)
+        if len(self._rows) > self._max_size:
+            self._delete(self._remover.sample()[0])
+        self._limiter.inserts += 1
+        self._cond.notify_all()
+
+    # ------------------------------------------------------------------ delete / update
+    def _delete(self, row: int) -> None:
+        del self._rows[int(self._keys[row])]
+        self._store.release(self._steps[row, :self._length[row]])
+        self._sampler.delete(row)
+        self._remover.delete(row)
+        self._free_rows.append(row)
+        self._limiter.deletes += 1
+
+    def _update(self, row: int, priority: float) -> None:
+        self._priority[row] = priority
+        self._sampler.update(row, priority)
+        self._remover.update(row, priority)
+
+    def mutate_priorities(self, updates=None, deletes=None) -> None:
+        """Delete `deletes` (keys), then set `updates` ({key: priority}); unknown keys are ignored."""
+        updates = dict(updates or {})
+        for key, p in updates.items():
+            sel._check_priority(p)
+        with self._cond:
+            for key in deletes or ():
+                row = self._rows.get(int(key))
+                if row is not None:
+                    self._delete(row)
+            rows, prios = [], []
+            for key, p in updates.items():
+                row = self._rows.get(int(key))
+                if row is not None:
+                    rows.append(row)
+                    prios.append(float(p))
+            if len(rows) > 8 and hasattr(self._sampler, "update_many") and not isinstance(
+                    self._remover, sel._HeapState):
+                self._priority[rows] = prios
+                self._sampler.update_many(rows, prios)
+                for row, p in zip(rows, prios):
+                    self._remover.update(row, p)
+            else:
+                for row, p in zip(rows, prios):
+                    self._update(row, p)
+            self._cond.notify_all()
+
+    def reset(self) -> None:
+        """Remove every item and reset the rate limiter's counters."""
+        with self._cond:
+            self._rows.clear()
+            self._free_rows.clear()
+            self._next_row = 0
+            self._sampler.clear()
+            self._remover.clear()
+            if self._store is not None:
+                self._store.clear()
+            self._limiter.reset()
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ sample
+    def sample(self, num_samples: int = 1, timeout_ms: int | None = None):
+        """Up to `num_samples` items as `(rows_info, data)`: waits up to `timeout_ms` for the first one;
+        the rest come only while the rate limiter allows them without waiting.
+
+        Returns `(SampleInfo of arrays [n], list of flat data per item)` through `_gather`.
+        """
+        if num_samples < 1:
+            raise ValueError(f"num_samples ({num_samples}) must be a positive integer")
+        deadline = deadline_of(timeout_ms)
+        with self._cond:
+            self._wait(lambda: self._limiter.can_sample(1), deadline, "sample")
+            if self._sampler.batchable and self._max_times_sampled == 0:
+                n = self._limiter.num_samples_allowed(num_samples)
+                rows, probs = self._sampler.sample_batch(n)
+                times = self._times[rows] + _occurrence(rows) + 1
+                np.add.at(self._times, rows, 1)
+                self._limiter.samples += n
+                info = SampleInfo(self._keys[rows], probs, np.full(n, len(self._rows), np.int64),
+                                  self._priority[rows], times)
+                data = self._gather(rows)
+            else:
+                info, data = self._sample_one_by_one(num_samples)
+            self._cond.notify_all()
+            return info, data
+
+    def _sample_one_by_one(self, num_samples):
+        keys, probs, sizes, prios, times, datas = [], [], [], [], [], []
+        for i in range(num_samples):
+            if i and not self._limiter.can_sample(1):
+                break
+            row, prob = self._sampler.sample()
+            self._times[row] += 1
+            self._limiter.samples += 1
+            keys.append(self._keys[row])
+            probs.append(prob)
+            sizes.append(len(self._rows))
+            prios.append(self._priority[row])
+            times.append(self._times[row])
+            datas.append(self._gather(np.array([row])))
+            if self._times[row] == self._max_times_sampled:
+                self._delete(row)
+        info = SampleInfo(np.array(keys, np.int64), np.array(probs), np.array(sizes, np.int64),
+                          np.array(prios), np.array(times, np.int32))
+        return info, _concat(datas)
+
+    def _gather(self, rows: np.ndarray):
+        """Flat column arrays `[n, T, ...]` (or `[n, ...]` for squeezed items) for `rows`."""
+        lengths = self._length[rows]
+        if len(rows) and np.any(lengths != lengths[0]):
+            return _Ragged([self._gather(rows[i:i + 1]) for i in range(len(rows))])
+        length = int(lengths[0]) if len(rows) else 0
+        cols = self._store.gather(self._steps[rows, :length])
+        if len(rows) and self._squeeze[rows[0]]:
+            cols = [c[:, 0] for c in cols]
+        return cols
+
+    def unflatten(self, flat):
+        return jax.tree.unflatten(self._treedef, flat)
+
+    # ------------------------------------------------------------------ state (checkpoints)
+    def get_state(self) -> dict:
+        """The table's contents as NumPy arrays (items in insertion order, their steps compacted)."""
+        import pickle
+        with self._cond:
+            rows = np.array(sorted(self._rows.values(), key=lambda r: self._order[r]), np.int64)
+            lengths = self._length[rows]
+            state = {
+                "keys": self._keys[rows].copy(), "priorities": self._priority[rows].copy(),
+                "times_sampled": self._times[rows].copy(), "lengths": lengths.copy(),
+                "squeeze": self._squeeze[rows].copy(),
+                "rate_limiter": np.array(self._limiter.state(), np.int64),
+                "structure": np.frombuffer(pickle.dumps(self._treedef), np.uint8).copy(),
+            }
+            if self._store is not None and len(rows):
+                slots = np.concatenate([self._steps[r, :lengths[i]] for i, r in enumerate(rows)])
+                unique, inverse = np.unique(slots, return_inverse=True)
+                state["steps"] = inverse.astype(np.int64)
+                for i, col in enumerate(self._store.gather(unique)):
+                    state[f"column_{i}"] = col
+            else:
+                state["steps"] = np.zeros(0, np.int64)
+            return state
+
+    def set_state(self, state: dict) -> None:
+        """Replace the contents with `state` from `get_state` (a table of the same name and layout)."""
+        import pickle
+        n = len(state["keys"])
+        if n > self._max_size:
+            raise ValueError(f"table {self._name!r}: the state holds {n} items, max_size is {self._max_size}")
+        self.reset()
+        with self._cond:
+            treedef = pickle.loads(np.asarray(state["structure"]).tobytes())
+            ncols = sum(1 for k in state if k.startswith("column_"))
+            columns = [np.asarray(state[f"column_{i}"]) for i in range(ncols)]
+            if n:
+                self._treedef = treedef
+                if self._store is None:
+                    self._store = StepStore([c.shape[1:] for c in columns], [c.dtype for c in columns],
+                                            initial_capacity=max(1, len(columns[0])))
+                uid0 = _fresh_uids(len(columns[0]))
+                steps = np.asarray(state["steps"])
+                offsets = np.concatenate([[0], np.cumsum(state["lengths"])])
+                for i in range(n):
+                    idx = steps[offsets[i]:offsets[i + 1]]
+                    self._insert_locked(NewItem(
+                        key=int(state["keys"][i]), priority=float(state["priorities"][i]),
+                        steps=[(uid0 + int(j), [c[j] for c in columns]) for j in idx],
+                        columns=tuple(range(ncols)), treedef=treedef, squeeze=bool(state["squeeze"][i])))
+                    row = self._rows[int(state["keys"][i])]
+                    self._times[row] = state["times_sampled"][i]
+            self._limiter.set_state(state["rate_limiter"])
+            self._cond.notify_all()
+
+
+class _Ragged(list):
+    """Items of different lengths: one flat column list per item."""
+
+
+def _concat(datas):
+    if not datas:
+        return []
+    if any(isinstance(d, _Ragged) for d in datas) or len({d[0].shape[1:] for d in datas if d}) > 1:
+        out = _Ragged()
+        for d in datas:
+            out.extend(d if isinstance(d, _Ragged) else [d])
+        return out
+    return [np.concatenate(cols) for cols in zip(*datas)]
+
+
+def _paths(treedef) -> list[str]:
+    dummy = jax.tree.unflatten(treedef, list(range(treedef.num_leaves)))
+    return [jax.tree_util.keystr(p) or "<root>" for p, _ in jax.tree_util.tree_flatten_with_path(dummy)[0]]
+
+
+_uid_lock = threading.Lock()
+_uid_next = [1]
+
+
+def _fresh_uids(n: int) -> int:
+    """Reserve `n` consecutive step ids; returns the first."""
+    with _uid_lock:
+        first = _uid_next[0]
+        _uid_next[0] += n
+        return first
+
+
+def _occurrence(rows: np.ndarray) -> np.ndarray:
+    """For each position, how many earlier positions hold the same row."""
+    n = len(rows)
+    order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
+    starts = np.r_[True, sorted_rows[1:] != sorted_rows[:-1]]
+    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n) - first
+    return rank
+
+
+def check_priority(priority) -> float:
+    return sel._check_priority(priority)

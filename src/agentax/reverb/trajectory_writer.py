@@ -1,0 +1,230 @@
+"""`TrajectoryWriter`: append steps, create items that reference them (Reverb's writer API).
+
+Each `append` records one step; `history` gives, per leaf, a column of the
+steps since the last `end_episode`; `create_item(table, priority, trajectory)`
+makes an item from slices of those columns. Only the last
+`num_keep_alive_refs` steps can still be referenced.
+
+An item is inserted as soon as its table's rate limiter allows (Reverb inserts
+from a background thread); items the limiter holds back stay pending, are
+retried on every later call and waited for by `flush`/`end_episode`. `close()`
+drops the items still pending, so a writer stopped mid-episode leaves no
+half-written item: items are whole or absent.
+
+Differences from Reverb, each a clear error rather than silent: the structure
+of appended data is fixed by the first `append`; `partial_step` is not
+supported; all columns of one item must reference the same steps (as every
+TF-Agents observer does); `append` returns None.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+
+import jax
+import numpy as np
+
+from agentax.reverb import table as table_lib
+from agentax.reverb.errors import DeadlineExceededError
+
+_keys = itertools.count(1)
+
+
+class TrajectoryColumn:
+    """References to steps of one column (`squeeze`: a single step without a time dimension)."""
+
+    __slots__ = ("_writer", "_column", "_uids", "is_squeezed")
+
+    def __init__(self, writer, column: int, uids: tuple, squeeze: bool = False):
+        if squeeze and len(uids) != 1:
+            raise ValueError(f"Columns must contain exactly one data reference when squeeze set, got {len(uids)}")
+        self._writer, self._column, self._uids, self.is_squeezed = writer, column, tuple(uids), squeeze
+
+    def __len__(self) -> int:
+        return len(self._uids)
+
+    def __getitem__(self, val) -> "TrajectoryColumn":
+        if isinstance(val, int):
+            return TrajectoryColumn(self._writer, self._column, (self._uids[val],), squeeze=True)
+        if isinstance(val, slice):
+            return TrajectoryColumn(self._writer, self._column, self._uids[val])
+        raise TypeError(f"TrajectoryColumn indices must be integers or slices, not {type(val)}")
+
+    def numpy(self) -> np.ndarray:
+        """The referenced data, stacked (or the single value when squeezed)."""
+        alive = self._writer._alive
+        if any(uid not in alive for uid in self._uids):
+            raise RuntimeError("Cannot convert TrajectoryColumn with expired data references to numpy array.")
+        values = [alive[uid][self._column] for uid in self._uids]
+        return values[0] if self.is_squeezed else np.stack(values)
+
+
+class _ColumnHistory:
+    """The steps of one column since the last `end_episode`, indexable like a list."""
+
+    __slots__ = ("_writer", "_column")
+
+    def __init__(self, writer, column: int):
+        self._writer, self._column = writer, column
+
+    def __len__(self) -> int:
+        return len(self._writer._episode)
+
+    def __getitem__(self, val) -> TrajectoryColumn:
+        episode = self._writer._episode
+        if isinstance(val, int):
+            return TrajectoryColumn(self._writer, self._column, (episode[val],), squeeze=True)
+        if isinstance(val, slice):
+            return TrajectoryColumn(self._writer, self._column, tuple(episode[val]))
+        raise TypeError(f"_ColumnHistory indices must be integers, not {type(val)}")
+
+
+class TrajectoryWriter:
+    """Made by `Client.trajectory_writer(num_keep_alive_refs)`; use from one thread."""
+
+    def __init__(self, server, num_keep_alive_refs: int):
+        if num_keep_alive_refs < 1:
+            raise ValueError(f"num_keep_alive_refs ({num_keep_alive_refs}) must be a positive integer")
+        self._server = server
+        self._keep = int(num_keep_alive_refs)
+        self._treedef = None
+        self._history = None
+        self._episode: list[int] = []
+        self._alive: dict[int, list] = {}
+        self._order: deque = deque()
+        self._pending: deque = deque()
+        self._closed = False
+
+    def __enter__(self) -> "TrajectoryWriter":
+        return self
+
+    def __exit__(self, *_):
+        self.flush()
+
+    # -------------------------------------------------------------- steps
+    def append(self, data, *, partial_step: bool = False) -> None:
+        """Record one step (a nest of arrays)."""
+        self._check_open()
+        if partial_step:
+            raise NotImplementedError("agentax's TrajectoryWriter does not support partial_step")
+        flat, treedef = jax.tree.flatten(data)
+        if self._treedef is None:
+            self._treedef = treedef
+            self._history = jax.tree.unflatten(treedef, [_ColumnHistory(self, i) for i in range(len(flat))])
+        elif treedef != self._treedef:
+            raise ValueError(f"append: the data's structure {treedef} differs from the first step's "
+                             f"{self._treedef}")
+        uid = table_lib._fresh_uids(1)
+        self._alive[uid] = [np.asarray(x) for x in flat]
+        self._order.append(uid)
+        if len(self._order) > self._keep:
+            del self._alive[self._order.popleft()]
+        self._episode.append(uid)
+        if self._pending:
+            self._drain()
+
+    @property
+    def history(self):
+        """Per leaf, a `_ColumnHistory` of the steps since the last `end_episode`."""
+        if self._history is None:
+            raise RuntimeError("history cannot be accessed before `append` is called at least once.")
+        return self._history
+
+    @property
+    def episode_steps(self) -> int:
+        return len(self._episode)
+
+    def configure(self, path, *, num_keep_alive_refs: int, max_chunk_length: int | None) -> None:
+        """Accepted for compatibility (there are no chunks here); validates like Reverb."""
+        if num_keep_alive_refs < 1:
+            raise ValueError(f"num_keep_alive_refs ({num_keep_alive_refs}) must be a positive integer")
+        if max_chunk_length is not None and not 1 <= max_chunk_length <= num_keep_alive_refs:
+            raise ValueError(f"max_chunk_length ({max_chunk_length}) must be None or a positive integer <= "
+                             f"num_keep_alive_refs ({num_keep_alive_refs})")
+
+    # -------------------------------------------------------------- items
+    def create_item(self, table: str, priority: float, trajectory) -> None:
+        """Create an item in `table` referencing `trajectory` (a nest of `TrajectoryColumn`s)."""
+        self._check_open()
+        columns, treedef = jax.tree.flatten(trajectory, is_leaf=lambda x: isinstance(x, TrajectoryColumn))
+        if not columns or not all(isinstance(c, TrajectoryColumn) for c in columns):
+            raise TypeError(f"All leaves of `trajectory` must be `TrajectoryColumn` but got {trajectory}")
+        first = columns[0]
+        for c in columns[1:]:
+            if c._uids != first._uids or c.is_squeezed != first.is_squeezed:
+                raise ValueError("agentax: all columns of an item must reference the same steps "
+                                 "(e.g. every leaf sliced as history[...][-n:])")
+        self._enqueue(table, priority, first._uids, tuple(c._column for c in columns), treedef,
+                      first.is_squeezed)
+
+    def create_item_last(self, table: str, priority: float, num_steps: int) -> None:
+        """Shortcut (agentax): an item of every leaf's last `num_steps` steps, structured like the data;
+        the same as `create_item(table, priority, tree.map(lambda c: c[-num_steps:], history))`."""
+        self._check_open()
+        if not 1 <= num_steps <= len(self._episode):
+            raise ValueError(f"num_steps ({num_steps}) must be in [1, {len(self._episode)}] (episode steps)")
+        self._enqueue(table, priority, tuple(self._episode[-num_steps:]), None, self._treedef, False)
+
+    def _enqueue(self, table, priority, uids, columns, treedef, squeeze) -> None:
+        priority = table_lib.check_priority(priority)
+        target = self._server.table(table)
+        alive = self._alive
+        try:
+            steps = [(uid, alive[uid]) for uid in uids]
+        except KeyError:
+            raise ValueError(f"create_item: the trajectory references steps that have expired (only the last "
+                             f"num_keep_alive_refs={self._keep} steps can be referenced)") from None
+        if columns is None:
+            columns = tuple(range(len(steps[0][1])))
+        item = table_lib.NewItem(next(_keys), priority, steps, columns, treedef, squeeze)
+        if self._pending or not target.try_insert(item):
+            self._pending.append((target, item))
+            self._drain()
+
+    def _drain(self) -> None:
+        while self._pending:
+            target, item = self._pending[0]
+            if not target.try_insert(item):
+                return
+            self._pending.popleft()
+
+    @property
+    def num_pending_items(self) -> int:
+        return len(self._pending)
+
+    def flush(self, block_until_num_items: int = 0, timeout_ms: int | None = None) -> None:
+        """Block until at most `block_until_num_items` items are pending; `DeadlineExceededError` after
+        `timeout_ms` (the items stay pending)."""
+        if block_until_num_items < 0:
+            raise ValueError(f"block_until_num_items must be >= 0, got {block_until_num_items}")
+        deadline = table_lib.deadline_of(timeout_ms)
+        import time
+        while len(self._pending) > block_until_num_items:
+            target, item = self._pending[0]
+            remaining = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            try:
+                target.insert(item, timeout_ms=remaining)
+            except DeadlineExceededError:
+                raise DeadlineExceededError(
+                    f"flush: {len(self._pending)} items still pending after {timeout_ms} ms") from None
+            self._pending.popleft()
+
+    def end_episode(self, clear_buffers: bool = True, timeout_ms: int | None = None) -> None:
+        """Flush every pending item, then (with `clear_buffers`) start a new history."""
+        try:
+            self.flush(0, timeout_ms)
+        finally:
+            if clear_buffers:
+                self._episode = []
+
+    def close(self) -> None:
+        """Insert what the limiters allow now, drop the rest; the writer cannot be used again."""
+        if not self._closed:
+            self._drain()
+            self._pending.clear()
+            self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the TrajectoryWriter was closed")
