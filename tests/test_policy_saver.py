@@ -13,6 +13,7 @@ import pytest
 
 from agentax.environments import suite_gym
 from agentax.networks import ActorDistributionNetwork
+from agentax.networks.distributions import Categorical, Normal
 from agentax.policies import policy_loader, policy_saver
 from agentax.policies.actor_policy import ActorPolicy, GreedyPolicy
 from agentax.policies.jax_policy import JaxPolicy
@@ -199,6 +200,46 @@ def test_stateful_policy_and_missing_distribution(tmp_path):
     np.testing.assert_array_equal(step.state["count"], [1, 6, 6])
     with pytest.raises(NotImplementedError, match="no `distribution`"):
         loaded.distribution(time_step, state)
+
+
+class TwoHeadedPolicy(JaxPolicy):
+    """A nested action spec: a Categorical and a Normal, one per leaf."""
+
+    def __init__(self):
+        spec = ts.time_step_spec(ArraySpec((4,), np.float32, name="observation"))
+        action_spec = {"move": BoundedArraySpec((), np.int64, 1, 3, name="move"),
+                       "turn": BoundedArraySpec((2,), np.float32, -1.0, 1.0, name="turn")}
+        params = {"w": jnp.arange(12.0).reshape(4, 3) / 10, "v": jnp.ones((4, 2))}
+        super().__init__(spec, action_spec, params=params)
+
+    def distribution(self, params, time_step, policy_state=()):
+        obs = time_step.observation
+        return PolicyStep({"move": Categorical(obs @ params["w"], 1),
+                           "turn": Normal(jnp.tanh(obs @ params["v"]), jnp.full((obs.shape[0], 2), 0.5))},
+                          policy_state, ())
+
+    def _action(self, params, time_step, policy_state, key):
+        dist = self.distribution(params, time_step, policy_state).action
+        k1, k2 = jax.random.split(key)
+        return PolicyStep({"move": dist["move"].sample(k1), "turn": dist["turn"].sample(k2)}, policy_state, ())
+
+
+def test_nested_action_spec_and_distributions(tmp_path):
+    policy = TwoHeadedPolicy()
+    PolicySaver(policy).save(tmp_path / "p")
+    loaded = policy_loader.load(tmp_path / "p")
+    time_step = time_steps(policy.time_step_spec, 5)
+    key = jax.random.PRNGKey(2)
+    expected = policy.action(policy.params, time_step, (), key).action
+    step = loaded.action(time_step, seed=key)
+    assert step.action["move"].dtype == np.int64 and step.action["turn"].shape == (5, 2)
+    np.testing.assert_array_equal(step.action["move"], expected["move"])
+    np.testing.assert_allclose(step.action["turn"], expected["turn"], rtol=1e-6, atol=1e-6)
+    dist = loaded.distribution(time_step).action
+    assert isinstance(dist["move"], Categorical) and dist["move"].offset == 1  # flax is imported here
+    np.testing.assert_allclose(dist["turn"].scale, 0.5)
+    expected_mode = np.argmax(time_step.observation @ np.asarray(policy.params["w"]), axis=-1) + 1
+    np.testing.assert_array_equal(np.asarray(dist["move"].mode()), expected_mode)
 
 
 def test_fixed_batch_size(cartpole, tmp_path):

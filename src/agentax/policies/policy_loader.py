@@ -132,8 +132,8 @@ class SavedPolicy(PyPolicy):
         self._distribution_fn = jax.jit(exported["distribution"].call) if "distribution" in exported else None
         description = self._metadata.get("distribution")
         if description:
-            self._dist_class = _distribution_class(description["class"], [f["name"] for f in description["fields"]])
-            self._dist_fields = description["fields"]
+            self._dists = [(_distribution_class(d["class"], [f["name"] for f in d["fields"]]), d["fields"])
+                           for d in description["leaves"]]
 
         self._key_shape = tuple(self._metadata.get("key_shape", (2,)))
         self._key = self._as_key(seed)
@@ -236,15 +236,17 @@ class SavedPolicy(PyPolicy):
         return self.action(time_step, policy_state)
 
     def distribution(self, time_step: ts.TimeStep, policy_state=()) -> PolicyStep:
-        """A `PolicyStep` whose `action` is the action distribution (its fields as NumPy arrays)."""
+        """A `PolicyStep` whose `action` is the action distribution, or a nest of them like the action
+        spec (their fields as NumPy arrays)."""
         if self._distribution_fn is None:
             raise NotImplementedError(f"{self.export_dir}: the saved policy has no `distribution` "
                                       f"(policy class {self._metadata.get('policy_class')})")
         arrays, states, unbatched = self._inputs(time_step, policy_state)
         outputs, state = self._distribution_fn(self._params, arrays, states)
         strip = (lambda x: np.asarray(x)[0]) if unbatched else np.asarray
-        values = [strip(outputs[f["output"]]) if "output" in f else f["value"] for f in self._dist_fields]
-        return PolicyStep(self._dist_class(*values), self._state_def.unflatten([strip(s) for s in state]), ())
+        dists = [cls(*[strip(outputs[f["output"]]) if "output" in f else f["value"] for f in fields])
+                 for cls, fields in self._dists]
+        return PolicyStep(self._action_def.unflatten(dists), self._state_def.unflatten([strip(s) for s in state]), ())
 
 
 def load(export_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike | None = None,

@@ -250,7 +250,7 @@ class PolicySaver:
 
             def distribution_fn(param_leaves, ts_leaves, state_leaves):
                 step = policy.distribution(*inputs(param_leaves, ts_leaves, state_leaves))
-                arrays, described["class"], described["fields"] = _split_distribution(step.action)
+                arrays, described["leaves"] = _split_distributions(step.action, policy.action_spec)
                 return arrays, flatten_as(policy.policy_state_spec, step.state, "PolicyStep.state")
 
             try:
@@ -266,7 +266,7 @@ class PolicySaver:
     def get_train_step(self) -> int:
         """The train step a save made now would record."""
         step = self._train_step() if callable(self._train_step) else self._train_step
-        return -1 if step is None else int(np.asarray(step))
+        return -1 if step is None else int(step)
 
     def _params_and_index(self) -> tuple[list, dict]:
         params = self._policy.params
@@ -343,17 +343,28 @@ class _Unexportable(TypeError):
     """`distribution()` returned something the saver cannot describe."""
 
 
-def _split_distribution(dist) -> tuple[list, str, list]:
-    """A NamedTuple distribution as (array fields, class path, field descriptions)."""
-    if not (isinstance(dist, tuple) and hasattr(dist, "_fields")):
-        raise _Unexportable(f"its action is a {type(dist).__name__}, not a NamedTuple distribution")
-    arrays, fields = [], []
-    for name, value in zip(dist._fields, dist):
-        if isinstance(value, (jax.Array, np.ndarray)):
-            fields.append({"name": name, "output": len(arrays)})
-            arrays.append(value)
-        elif isinstance(value, (bool, int, float, np.generic)):
-            fields.append({"name": name, "value": np.asarray(value).item()})
-        else:
-            raise _Unexportable(f"field {name!r} of {type(dist).__name__} is a {type(value).__name__}")
-    return arrays, _class_path(dist), fields
+def _split_distributions(dist_nest, action_spec) -> tuple[list, list]:
+    """NamedTuple distributions, one per action spec leaf, as (array fields, descriptions).
+
+    Each description is `{"class": path, "fields": [{"name", "output": index} or {"name", "value"}]}`:
+    array fields are outputs of the exported function, Python scalars (a `Categorical`'s offset) are stored.
+    """
+    try:
+        dists = spec_structure(action_spec).flatten_up_to(dist_nest)
+    except (ValueError, TypeError) as err:
+        raise _Unexportable(f"its distribution does not match the action spec's structure ({err})") from None
+    arrays, described = [], []
+    for dist in dists:
+        if not (isinstance(dist, tuple) and hasattr(dist, "_fields")):
+            raise _Unexportable(f"a {type(dist).__name__} is not a NamedTuple distribution")
+        fields = []
+        for name, value in zip(dist._fields, dist):
+            if isinstance(value, (jax.Array, np.ndarray)):
+                fields.append({"name": name, "output": len(arrays)})
+                arrays.append(value)
+            elif isinstance(value, (bool, int, float, np.generic)):
+                fields.append({"name": name, "value": np.asarray(value).item()})
+            else:
+                raise _Unexportable(f"field {name!r} of {type(dist).__name__} is a {type(value).__name__}")
+        described.append({"class": _class_path(dist), "fields": fields})
+    return arrays, described
