@@ -427,8 +427,12 @@ class Table:
             }
             if self._store is not None and len(rows):
                 slots = np.concatenate([self._steps[r, :lengths[i]] for i, r in enumerate(rows)])
-                unique, inverse = np.unique(slots, return_inverse=True)
-                state["steps"] = inverse.astype(np.int64)
+                unique, first, inverse = np.unique(slots, return_index=True, return_inverse=True)
+                order = np.argsort(first)  # number steps by first use: the state is canonical
+                rank = np.empty_like(order)
+                rank[order] = np.arange(len(order))
+                unique = unique[order]
+                state["steps"] = rank[inverse].astype(np.int64)
                 for i, col in enumerate(self._store.gather(unique)):
                     state[f"column_{i}"] = col
             else:
