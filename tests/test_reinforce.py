@@ -13,11 +13,13 @@ from agentax.networks import ActorDistributionNetwork, ValueNetwork
 from agentax.policies.actor_policy import ActorPolicy, GreedyPolicy
 from agentax.specs.array_spec import ArraySpec, BoundedArraySpec
 from agentax.trajectories import Trajectory, time_step_spec
-from agentax.training.reinforce import PRESETS, train_many_seeds
+from agentax.agents.reinforce.config import PRESETS
+from agentax.train.compiled_trainer import CompiledTrainer
 
 OBS_SPEC = ArraySpec((4,), np.float32, name="observation")
 ACTION_SPEC = BoundedArraySpec((), np.int32, 0, 1, name="action")
 LP0, LP1 = np.log(0.25), np.log(0.75)  # the fixed policy below: P(action 1) = 0.75
+HPARAMS = {"gamma": 1.0, "entropy_regularization": 0.0, "value_estimation_loss_coef": 0.2}
 
 
 def fixed_agent(normalize_returns, baseline, value=0.5):
@@ -67,7 +69,7 @@ def normalized(x):
 @pytest.mark.parametrize("normalize", [False, True])
 def test_loss_without_baseline_matches_hand_computation(normalize):
     agent, actor_params, _ = fixed_agent(normalize, baseline=False)
-    info = agent.loss(actor_params, None, jax.tree.map(jnp.asarray, tiny_batch()))
+    info = agent.loss_fn(actor_params, None, HPARAMS, jax.tree.map(jnp.asarray, tiny_batch()))
     advantages = normalized(RETURNS) if normalize else RETURNS
     # Without normalization: -(2*LP1 + 1*LP0 + 4*LP0 + 3*LP1 + 2*LP1 + 1*LP0) / 2
     if not normalize:
@@ -80,7 +82,7 @@ def test_loss_without_baseline_matches_hand_computation(normalize):
 def test_loss_with_value_baseline_matches_hand_computation(normalize):
     value = 0.5
     agent, actor_params, value_params = fixed_agent(normalize, baseline=True, value=value)
-    info = agent.loss(actor_params, value_params, jax.tree.map(jnp.asarray, tiny_batch()))
+    info = agent.loss_fn(actor_params, value_params, HPARAMS, jax.tree.map(jnp.asarray, tiny_batch()))
     advantages = RETURNS - value
     if normalize:
         advantages = normalized(advantages)
@@ -97,8 +99,8 @@ def test_padding_weights_leave_the_loss_unchanged():
     padded = padded._replace(step_type=padded.step_type.copy())
     padded.step_type[:, 4:] = 2  # padding is boundary-like: LAST -> FIRST
     weights = np.concatenate([np.ones((2, 4)), np.zeros((2, 3))], axis=1).astype(np.float32)
-    plain = agent.loss(actor_params, None, jax.tree.map(jnp.asarray, batch))
-    masked = agent.loss(actor_params, None, jax.tree.map(jnp.asarray, padded), jnp.asarray(weights))
+    plain = agent.loss_fn(actor_params, None, HPARAMS, jax.tree.map(jnp.asarray, batch))
+    masked = agent.loss_fn(actor_params, None, HPARAMS, jax.tree.map(jnp.asarray, padded), jnp.asarray(weights))
     assert float(masked.loss) == pytest.approx(float(plain.loss), rel=1e-5)
 
 
@@ -131,10 +133,38 @@ def test_greedy_is_deterministic_and_collect_samples_the_right_frequencies():
 
 
 def test_compiled_training_learns_is_deterministic_and_vmaps_over_seeds():
-    config = dataclasses.replace(PRESETS["default"], iterations=30, eval_interval=15,
-                                 collect_episodes_per_iteration=16, learning_rate=1e-2, num_eval_episodes=8)
-    curves = train_many_seeds(config, [0, 0, 1])
-    np.testing.assert_array_equal(curves[0], curves[1])  # same seed, same curve, bit for bit
-    assert not np.array_equal(curves[0], curves[2])
+    config = dataclasses.replace(PRESETS["default"], iterations=30, collect_episodes_per_iteration=16,
+                                 learning_rate=1e-2, num_eval_episodes=8)
+    curves = []
+    for chunks in ((30,), (10, 20)):  # seeds 0 and 1 at once (vmap), twice; the second in two chunks
+        trainer = CompiledTrainer(config, num_seeds=2)
+        trainer.initialize()
+        for count in chunks:
+            losses = trainer.run(count)
+        curves.append((trainer.evaluate_now(), losses, trainer.state.agent.actor_params))
+    (after2, losses2, params2), (after1, losses1, params1) = curves
+    assert after2.shape == (2,) and losses2.shape == (2,)
+    # Same seeds, same run, bit for bit, however the iterations are chunked.
+    np.testing.assert_array_equal(losses1, losses2)
+    jax.tree.map(np.testing.assert_array_equal, params1, params2)
+    assert losses2[0] != losses2[1]
     # A random policy averages ~22 on CartPole; 30 updates lift every seed well above it.
-    assert curves.shape == (3, 3) and (curves[:, -1] > 100).all()
+    assert (after2 > 100).all()
+
+
+def test_hyperparameters_live_in_the_state_and_vmap():
+    agent, _, _ = fixed_agent(True, baseline=True)
+    agent = PRESETS["default"].make_agent(agent.time_step_spec, agent.action_spec)
+    state = agent.init(jax.random.PRNGKey(0))
+    assert agent.hyperparameters(state) == pytest.approx(
+        {"gamma": 1.0, "entropy_regularization": 0.0, "value_estimation_loss_coef": 0.2, "learning_rate": 5e-3})
+    lrs = jnp.array([0.0, 1e-2])
+    states = jax.vmap(lambda lr: agent.with_hyperparameters(state, learning_rate=lr, gamma=0.9))(lrs)
+    batch = jax.tree.map(jnp.asarray, tiny_batch())
+    new, _ = jax.vmap(lambda s: agent.train_step(s, batch, None))(states)
+    moved = [float(jnp.abs(new.actor_params["params"]["logits"]["bias"][i]
+                           - state.actor_params["params"]["logits"]["bias"]).max()) for i in range(2)]
+    assert moved[0] == 0.0 and moved[1] > 0.0  # learning rate 0 leaves the parameters alone
+    np.testing.assert_allclose(new.hparams["gamma"], [0.9, 0.9])
+    with pytest.raises(ValueError, match="unknown hyperparameter `lr`"):
+        agent.with_hyperparameters(state, lr=1.0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import os
 import shutil
 import signal
 import time
@@ -127,111 +128,144 @@ def _mean(values: np.ndarray) -> float:
 
 def train_run(config: TrainConfig, run_dir: str | Path | None = None, *, num_seeds: int = 1, resume: bool = False,
               progress: bool = True, echo=print) -> dict:
-    """Train `config` into `run_dir` (continuing a run already there); returns the summary."""
-    from tqdm import tqdm
+    """Train `config` into `run_dir` (continuing a run already there); returns the summary.
 
+    A new run is set up in a hidden sibling directory (config, a first checkpoint, the
+    saved policies, the first evaluation) and renamed into place, so `run_dir` exists
+    only once it can be evaluated and resumed: a run killed at any moment never leaves
+    a half-made run directory.
+    """
     config.check_environment()
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config.agent_name)
     continuing = _check_run_dir(run_dir, config, resume)
     trainer = make_trainer(config, num_seeds)
-    created = not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        return _train(config, run_dir, trainer, continuing, progress, echo, tqdm)
-    except BaseException:
-        if created and not (run_dir / CHECKPOINT_DIR).exists():
-            shutil.rmtree(run_dir, ignore_errors=True)  # a failed start leaves nothing behind
-        raise
-
-
-def _train(config, run_dir: Path, trainer, continuing: bool, progress: bool, echo, tqdm) -> dict:
     start = time.perf_counter()
     trainer.initialize()
-    clock = common.Variable(np.zeros(2, np.float64), name="wall_and_train_seconds")
-    checkpointer = common.Checkpointer(run_dir / CHECKPOINT_DIR, max_to_keep=3, clock=clock,
-                                       **trainer.checkpoint_objects())
-    restored = checkpointer.initialize_or_restore() if continuing else None
-    iteration = trainer.iteration_count
-    rows = outputs.read_metrics(run_dir / "metrics.jsonl", up_to_iteration=iteration if restored else -1)
-    outputs.write_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    outputs.write_atomic(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
-    if restored is not None:
-        echo(f"resuming {run_dir} from iteration {iteration}")
+    if not continuing:
+        staging = run_dir.with_name(f".{run_dir.name}.partial-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            with _Session(config, staging, trainer, start, progress, echo) as session:
+                session.evaluate_and_log(0)
+                session.save_checkpoint()
+            if run_dir.exists():
+                run_dir.rmdir()  # empty (checked above)
+            os.rename(staging, run_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    with _Session(config, run_dir, trainer, start, progress, echo) as session:
+        if continuing:
+            echo(f"resuming {run_dir} from iteration {trainer.iteration_count}")
+        session.train()
+        return session.finish()
 
-    trainer.select_seed(0)
-    train_step = trainer.agent.train_step_counter
-    policy_trigger = PolicySavedModelTrigger(run_dir / POLICIES_DIR, trainer.agent, train_step, interval=0)
-    writer = outputs.MetricsWriter(run_dir)
-    wall_offset, train_offset = (float(x) for x in clock.value())
 
-    def elapsed() -> tuple[float, float]:
+class _Session:
+    """One process's work on a run directory: restore, train in chunks, log, checkpoint, finish."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, trainer, start: float, progress: bool, echo):
+        self.config, self.run_dir, self.trainer, self.start, self.progress, self.echo = (
+            config, run_dir, trainer, start, progress, echo)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.clock = common.Variable(np.zeros(2, np.float64), name="wall_and_train_seconds")
+        self.checkpointer = common.Checkpointer(run_dir / CHECKPOINT_DIR, max_to_keep=3, clock=self.clock,
+                                                **trainer.checkpoint_objects())
+        self.checkpointer.initialize_or_restore()
+        self.offsets = tuple(float(x) for x in self.clock.value())
+        iteration = trainer.iteration_count
+        self.rows = outputs.read_metrics(run_dir / "metrics.jsonl", up_to_iteration=iteration)
+        outputs.write_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in self.rows))
+        outputs.write_atomic(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+        trainer.select_seed(0)
+        self.train_step = trainer.agent.train_step_counter
+        self.policy_trigger = PolicySavedModelTrigger(run_dir / POLICIES_DIR, trainer.agent, self.train_step,
+                                                      interval=0)
+        self.writer = outputs.MetricsWriter(run_dir)
+        self.bar = None
+
+    def __enter__(self):
+        from tqdm import tqdm
+
+        config = self.config
+        self.bar = tqdm(total=config.iterations, initial=min(self.trainer.iteration_count, config.iterations),
+                        disable=not self.progress, desc=f"{config.agent_name} {config.env} ({config.trainer})",
+                        unit="it", leave=False)
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.close()
+        self.writer.close()
+
+    def elapsed(self) -> tuple[float, float]:
         """(wall seconds, wall seconds excluding compilation), over every session of the run."""
-        now = time.perf_counter() - start
-        return wall_offset + now, train_offset + now - trainer.compile_seconds
+        now = time.perf_counter() - self.start
+        return self.offsets[0] + now, self.offsets[1] + now - self.trainer.compile_seconds
 
-    def write(row: dict) -> None:
-        rows.append(row)
-        writer.write(row)
+    def log(self, row: dict) -> None:
+        self.rows.append(row)
+        self.writer.write(row)
         text = [f"step = {row['iteration']}"]
         if "loss" in row:
             text.append(f"loss = {row['loss']:.4f}")
         if "eval_return" in row:
             text.append(f"Average Return = {row['eval_return']:.1f}")
-        (bar.write if progress else echo)(": ".join(text))
+        (self.bar.write if self.progress else self.echo)(": ".join(text))
 
-    def base_row(i: int) -> dict:
-        wall, _ = elapsed()
-        return {"iteration": i, "train_step": int(trainer.train_steps_now()[0]),
-                "env_steps": int(trainer.env_steps_now()[0]), "wall_seconds": round(wall, 4)}
+    def row(self, iteration: int) -> dict:
+        trainer = self.trainer
+        return {"iteration": iteration, "train_step": int(trainer.train_steps_now()[0]),
+                "env_steps": int(trainer.env_steps_now()[0]), "wall_seconds": round(self.elapsed()[0], 4)}
 
-    def evaluate(row: dict) -> None:
-        returns = trainer.evaluate_now()
+    def evaluate(self, row: dict) -> None:
+        returns = self.trainer.evaluate_now()
         row["eval_return"] = _mean(returns)
-        if trainer.num_seeds > 1:
+        if self.trainer.num_seeds > 1:
             row["eval_return_per_seed"] = returns.tolist()
 
-    def save_checkpoint() -> None:
-        clock.assign(np.array(elapsed()))
-        checkpointer.save(trainer.iteration_count)
-        trainer.select_seed(0)
-        policy_trigger(int(train_step), force_trigger=True)
+    def evaluate_and_log(self, iteration: int) -> None:
+        row = self.row(iteration)
+        self.evaluate(row)
+        self.log(row)
 
-    bar = tqdm(total=config.iterations, initial=min(iteration, config.iterations), disable=not progress,
-               desc=f"{config.agent_name} {config.env} ({config.trainer})", unit="it", leave=False)
-    try:
+    def save_checkpoint(self) -> None:
+        """Checkpoint, then the saved policies' parameters (before any plot or video)."""
+        self.clock.assign(np.array(self.elapsed()))
+        self.checkpointer.save(self.trainer.iteration_count)
+        self.trainer.select_seed(0)
+        self.policy_trigger(int(self.train_step), force_trigger=True)
+
+    def train(self) -> None:
+        """Iterations up to `config.iterations` in chunks that end at each log, eval and checkpoint."""
+        config, trainer = self.config, self.trainer
+        iteration = trainer.iteration_count
         with _Interrupt() as interrupt:
-            if iteration == 0 and not rows:
-                row = base_row(0)
-                evaluate(row)
-                write(row)
             while iteration < config.iterations:
                 intervals = (config.log_interval, config.eval_interval, config.checkpoint_every)
                 target = min([config.iterations] + [(iteration // k + 1) * k for k in intervals])
                 losses = trainer.run(target - iteration)
-                bar.update(target - iteration)
+                self.bar.update(target - iteration)
                 iteration = target
                 final = iteration == config.iterations
-                row = base_row(iteration)
+                row = self.row(iteration)
                 if iteration % config.log_interval == 0 or final:
                     row["loss"] = _mean(losses)
                     if trainer.num_seeds > 1:
                         row["loss_per_seed"] = losses.tolist()
                 if iteration % config.eval_interval == 0 or final:
-                    evaluate(row)
+                    self.evaluate(row)
                 if len(row) > 4:
-                    write(row)
+                    self.log(row)
                 if iteration % config.checkpoint_every == 0 or final:
-                    save_checkpoint()
+                    self.save_checkpoint()
                 if interrupt.requested:
-                    save_checkpoint()
+                    self.save_checkpoint()
                     raise RunInterrupted(f"interrupted at iteration {iteration}; checkpoint saved in "
-                                         f"{run_dir / CHECKPOINT_DIR}. Run the same command (or add --resume) "
-                                         f"to continue")
-    finally:
-        bar.close()
-        writer.close()
-    wall, train_seconds = elapsed()
-    return _finish(config, run_dir, trainer, rows, wall, train_seconds, echo)
+                                         f"{self.run_dir / CHECKPOINT_DIR}. Run the same command (or add "
+                                         f"--resume) to continue")
+
+    def finish(self) -> dict:
+        wall, train_seconds = self.elapsed()
+        return _finish(self.config, self.run_dir, self.trainer, self.rows, wall, train_seconds, self.echo)
 
 
 def _finish(config, run_dir: Path, trainer, rows: list, wall: float, train_seconds: float, echo) -> dict:
