@@ -1,5 +1,19 @@
-"""Replay buffers: observers that store trajectories and sample them back."""
+"""Replay buffers: observers that store trajectories and sample them back.
 
+Python path: `ReverbReplayBuffer` over `agentax.reverb` tables, filled by the
+`reverb_utils` observers; `PyUniformReplayBuffer`. Compiled path (pure
+`init/add_batch/sample`): `JaxUniformReplayBuffer`, `JaxPrioritizedReplayBuffer`.
+"""
+
+from agentax.replay_buffers import reverb_utils
 from agentax.replay_buffers.episodic_replay_buffer import EpisodicReplayBuffer
+from agentax.replay_buffers.jax_prioritized_replay_buffer import JaxPrioritizedReplayBuffer
+from agentax.replay_buffers.jax_uniform_replay_buffer import JaxUniformReplayBuffer
+from agentax.replay_buffers.py_uniform_replay_buffer import PyUniformReplayBuffer
+from agentax.replay_buffers.reverb_replay_buffer import ReverbReplayBuffer
+from agentax.replay_buffers.reverb_utils import (ReverbAddEpisodeObserver, ReverbAddTrajectoryObserver,
+                                                 ReverbTrajectorySequenceObserver)
 
-__all__ = ["EpisodicReplayBuffer"]
+__all__ = ["EpisodicReplayBuffer", "JaxPrioritizedReplayBuffer", "JaxUniformReplayBuffer", "PyUniformReplayBuffer",
+           "ReverbAddEpisodeObserver", "ReverbAddTrajectoryObserver", "ReverbReplayBuffer",
+           "ReverbTrajectorySequenceObserver", "reverb_utils"]

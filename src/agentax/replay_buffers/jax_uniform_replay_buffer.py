@@ -1,0 +1,120 @@
+"""`JaxUniformReplayBuffer`: the compiled loop's `TFUniformReplayBuffer`, as pure functions.
+
+`buffer = JaxUniformReplayBuffer(data_spec, batch_size, max_length)` is a frozen
+description; the state is a pytree, so `init`, `add_batch`, `sample` and
+`can_sample` work inside `jit`, `vmap` and `lax.scan`. As in TF-Agents, each of
+the `batch_size` rows of an added batch goes to its own ring segment of
+`max_length`; `sample` picks a segment and a start id uniformly from the valid
+range (`[0, last_id + 2 - num_steps)` before the segments fill, then the last
+`max_length - num_steps + 1` ids), reads `num_steps` consecutive steps and
+reports `BufferInfo(ids, probabilities)` with probability
+`1 / (num_valid_ids * batch_size)`. Sampling a buffer that cannot be sampled
+gives garbage (nothing can raise inside `jit`): check `can_sample` first.
+
+Why not flashbax underneath: its trajectory buffer samples by its own rules
+(a `period`, sequences that never cross the write head, no probabilities or
+ids), so matching TF-Agents would need a layer over it, and this buffer is
+one `dynamic_update_slice` per add and one gather per sample; the benchmark
+(`benchmarks/replay.py`) measures both side by side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from agentax.specs import array_spec
+
+
+class BufferInfo(NamedTuple):
+    ids: Any
+    probabilities: Any
+
+
+class UniformBufferState(NamedTuple):
+    data: Any          # the data spec's nest, each leaf [batch_size, max_length, ...]
+    ids: jax.Array     # [batch_size, max_length] global id of each stored step
+    last_id: jax.Array  # id of the last added step, -1 when empty
+
+
+@dataclasses.dataclass(frozen=True)
+class JaxUniformReplayBuffer:
+    data_spec: Any
+    batch_size: int
+    max_length: int = 1000
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.max_length < 1:
+            raise ValueError(f"`batch_size` ({self.batch_size}) and `max_length` ({self.max_length}) must be >= 1")
+
+    @property
+    def capacity(self) -> int:
+        return self.batch_size * self.max_length
+
+    def init(self) -> UniformBufferState:
+        data = array_spec.map_spec(
+            lambda s: jnp.zeros((self.batch_size, self.max_length) + s.shape, array_spec.jax_dtype(s.dtype)),
+            self.data_spec)
+        return UniformBufferState(data, jnp.full((self.batch_size, self.max_length), -1, jnp.int32),
+                                  jnp.array(-1, jnp.int32))
+
+    def add_batch(self, state: UniformBufferState, items) -> UniformBufferState:
+        """Write one step per row (`items` leaves shaped `[batch_size, ...]`)."""
+        new_id = state.last_id + 1
+        pos = new_id % self.max_length
+
+        def write(buf, x):
+            x = jnp.asarray(x, buf.dtype)
+            return jax.lax.dynamic_update_index_in_dim(buf, x, pos, axis=1)
+
+        data = jax.tree.map(write, state.data, items)
+        ids = jax.lax.dynamic_update_index_in_dim(state.ids, jnp.full((self.batch_size,), new_id, jnp.int32),
+                                                  pos, axis=1)
+        return UniformBufferState(data, ids, new_id)
+
+    def _valid_range(self, last_id, num_steps: int):
+        full = last_id >= self.max_length
+        min_id = jnp.where(full, last_id + 1 - self.max_length, 0)
+        max_id = jnp.where(full, last_id + 2 - num_steps, jnp.maximum(last_id + 2 - num_steps, 0))
+        return min_id, max_id
+
+    def can_sample(self, state: UniformBufferState, num_steps: int | None = None) -> jax.Array:
+        min_id, max_id = self._valid_range(state.last_id, num_steps or 1)
+        return max_id > min_id
+
+    def num_frames(self, state: UniformBufferState) -> jax.Array:
+        return jnp.minimum(state.last_id + 1, self.max_length) * self.batch_size
+
+    def sample(self, state: UniformBufferState, key: jax.Array, sample_batch_size: int | None = None,
+               num_steps: int | None = None):
+        """`(items, BufferInfo)`: items `[B, T, ...]` (no `B` without a batch size, no `T` without
+        `num_steps`), ids like the items' leading dims, probabilities `[B]`."""
+        n = sample_batch_size or 1
+        steps = num_steps or 1
+        min_id, max_id = self._valid_range(state.last_id, steps)
+        key_id, key_row = jax.random.split(key)
+        start = jax.random.randint(key_id, (n,), min_id, jnp.maximum(max_id, min_id + 1))
+        rows = jax.random.randint(key_row, (n,), 0, self.batch_size)
+        cols = (start[:, None] + jnp.arange(steps)) % self.max_length  # [n, steps]
+        gather = lambda x: x[rows[:, None], cols]  # noqa: E731
+        items, ids = jax.tree.map(gather, state.data), gather(state.ids)
+        probability = 1.0 / ((max_id - min_id).astype(jnp.float32) * self.batch_size)
+        probs = jnp.full((n,), probability)
+        if num_steps is None:
+            items, ids = jax.tree.map(lambda x: x[:, 0], (items, ids))
+        if sample_batch_size is None:
+            items, ids, probs = jax.tree.map(lambda x: x[0], (items, ids, probs))
+        return items, BufferInfo(ids, probs)
+
+    def gather_all(self, state: UniformBufferState):
+        """Every segment in time order, oldest first: leaves `[batch_size, num_valid, ...]` (outside jit)."""
+        num = int(jnp.minimum(state.last_id + 1, self.max_length))
+        first = int(state.last_id) + 1 - num
+        cols = (jnp.arange(num) + first) % self.max_length
+        return jax.tree.map(lambda x: x[:, cols], state.data)
+
+    def clear(self, state: UniformBufferState) -> UniformBufferState:
+        return state._replace(last_id=jnp.array(-1, jnp.int32))
