@@ -168,7 +168,7 @@ def test_jax_py_environment_drives_gymnasium_with_correct_counts():
     assert int(steps.result()) == 120 and len(trajectories) == 120 + boundaries
     assert int(episodes.result()) >= 3  # random CartPole episodes last ~22 steps
     # The host environment really moved: its current observation is the driver's last time step.
-    np.testing.assert_array_equal(np.asarray(driver.env.current_time_step().observation),
+    np.testing.assert_array_equal(np.asarray(driver.env.current_time_step().observation)[0],
                                   py_env.current_time_step().observation)
     with pytest.raises(ValueError, match="vmap"):
         jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 2))
@@ -238,3 +238,28 @@ def test_the_observer_protocol_lives_below_drivers_and_metrics():
         assert "agentax.metrics" not in {getattr(v, "__module__", "") for v in vars(module).values()}
         assert "import agentax.metrics" not in open(module.__file__).read()
         assert "from agentax.metrics" not in open(module.__file__).read()
+
+
+def test_jax_py_environment_is_stateful_like_tf_py_environment():
+    """The reference's `compute_avg_return`, ported by renames: batch dimension 1, no keys."""
+    py_env = suite_gym.load("CartPole-v0")
+    env = JaxPyEnvironment(py_env)
+    assert env.batched and env.batch_size == 1 and env.pyenv.envs == [py_env]
+    policy = RandomJaxPolicy(env.time_step_spec(), env.action_spec())
+    time_step = env.reset()
+    assert time_step.observation.shape == (1, 4) and time_step.step_type.shape == (1,)
+    assert isinstance(time_step.observation, jax.Array) and int(time_step.step_type[0]) == StepType.FIRST
+    episode_return, steps = 0.0, 0
+    while not time_step.is_last():
+        action_step = policy.action(policy.params, time_step, (), jax.random.PRNGKey(steps))
+        time_step = env.step(action_step.action)
+        episode_return += time_step.reward
+        steps += 1
+    assert episode_return.shape == (1,) and float(episode_return[0]) == steps
+    np.testing.assert_array_equal(env.current_time_step().observation[0], py_env.current_time_step().observation)
+    # The same object still serves a compiled driver.
+    episodes = jax_metrics.NumberOfEpisodes()
+    DynamicEpisodeDriver(env, policy, [episodes], num_episodes=2).run()
+    assert int(episodes.result()) == 2
+    with pytest.raises(ValueError, match=r"`action`.*shape"):
+        env.step(jnp.int32(1))  # no batch dimension

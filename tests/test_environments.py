@@ -1,5 +1,6 @@
 import multiprocessing as mp
 import os
+import re
 import signal
 import time
 
@@ -80,8 +81,10 @@ def test_bad_actions_raise_naming_the_spec_and_value():
     with pytest.raises(ValueError, match=r"`action`.*bounds") as err:
         env.step(np.int64(2))
     assert "BoundedArraySpec" in str(err.value)
-    with pytest.raises(ValueError, match="dtype int32"):
-        env.step(np.int32(1))
+    with pytest.raises(ValueError, match="dtype float64, expected int64"):
+        env.step(np.float64(1.0))
+    with pytest.raises(ValueError, match="dtype float64"):
+        env.step(1.0)
     with pytest.raises(ValueError, match="shape"):
         env.step(np.array([1, 0]))
     assert env.current_time_step().is_first()  # nothing was stepped
@@ -159,3 +162,33 @@ def test_parallel_worker_that_is_killed_is_a_clear_error_not_a_hang():
         env.close()
     time.sleep(0.1)
     assert not [p for p in mp.active_children() if p.name.startswith("agentax-env")]
+
+
+@pytest.mark.parametrize("action", [np.int32(1), np.int8(1), 1, True, np.array(1, np.uint8)])
+def test_an_action_that_casts_losslessly_is_accepted_in_the_specs_dtype(action):
+    env = FixedLengthEnv(5)
+    seen = []
+    env._step = lambda a, step=env._step: (seen.append(a), step(a))[1]
+    env.reset()
+    assert int(env.step(action).step_type) == StepType.MID
+    assert isinstance(seen[0], (np.ndarray, np.generic)) and seen[0].dtype == np.int64 and int(seen[0]) == 1
+
+
+@pytest.mark.parametrize("action,match", [(np.uint64(1), "dtype uint64"), (np.float32(1.0), "dtype float32"),
+                                          (1.5, "dtype float64"), (2**40, "dtype int64.*bounds|bounds"),
+                                          (np.array([1]), "shape")])
+def test_a_lossy_or_misshapen_action_is_refused_naming_action(action, match):
+    env = suite_gym.load("CartPole-v0")
+    env.reset()
+    with pytest.raises(ValueError, match=r"`action`") as err:
+        env.step(action)
+    assert re.search(match, str(err.value))
+
+
+def test_batched_env_accepts_lossless_actions_too():
+    env = BatchedPyEnvironment([FixedLengthEnv(2), FixedLengthEnv(3)])
+    env.reset()
+    assert env.step(np.zeros(2, np.int32)).step_type.tolist() == [1, 1]
+    assert env.step([0, 1]).step_type.tolist() == [2, 1]
+    with pytest.raises(ValueError, match="dtype float32"):
+        env.step(np.zeros(2, np.float32))

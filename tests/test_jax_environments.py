@@ -124,3 +124,42 @@ def test_every_gymnax_env_resets_and_steps(env_id):
     state, time_step = jax.jit(env.step)(state, jnp.zeros(spec.shape, spec.dtype))
     assert int(time_step.step_type) in (StepType.MID, StepType.LAST)
     assert np.shape(time_step.observation) == env.observation_spec().shape
+
+
+@pytest.mark.parametrize("bad", [5, -7])
+def test_jax_cartpole_refuses_concrete_actions_outside_the_spec(bad):
+    env = suite_jax.load("CartPole-v0")
+    state, _ = env.reset(jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match=r"`action`.*bounds"):
+        env.step(state, jnp.int32(bad))
+    shell = StatefulJaxEnvironment(env)
+    shell.reset()
+    with pytest.raises(ValueError, match=r"`action`.*bounds"):
+        shell.step(bad)
+
+
+def test_inside_jit_actions_are_value_checked_only_with_check_actions():
+    env = suite_jax.load("CartPole-v0")
+    state, _ = env.reset(jax.random.PRNGKey(0))
+    step = jax.jit(env.step)
+    # Unchecked (the default, documented): any action but 1 pushes left, like 0.
+    np.testing.assert_array_equal(step(state, jnp.int32(5))[1].observation,
+                                  step(state, jnp.int32(0))[1].observation)
+    env = suite_jax.load("CartPole-v0")
+    env.check_actions = True  # before the first trace: it is read when the step is traced
+    checked = jax.jit(env.step)
+    assert int(checked(state, jnp.int32(1))[1].step_type) == StepType.MID
+    with pytest.raises(Exception, match=r"`action` is outside its spec"):
+        jax.block_until_ready(checked(state, jnp.int32(-7)))
+
+
+def test_jax_env_accepts_lossless_action_dtypes_and_refuses_lossy_ones():
+    env = suite_jax.load("CartPole-v0", batch_size=2)
+    state, _ = env.reset(jax.random.PRNGKey(0))
+    _, time_step = jax.jit(env.step)(state, jnp.ones(2, jnp.int8))  # int8 -> int32 is lossless
+    assert time_step.step_type.shape == (2,)
+    _, time_step = env.step(state, np.array([1, 0]))  # NumPy int64 values that fit: concrete, accepted
+    with pytest.raises(ValueError, match="dtype float32, expected int32"):
+        jax.jit(env.step)(state, jnp.ones(2, jnp.float32))
+    with pytest.raises(ValueError, match=r"shape \(3,\), expected \(2,\)"):
+        env.step(state, jnp.ones(3, jnp.int32))

@@ -108,3 +108,56 @@ def test_an_environment_that_overrides_discount_spec_sees_it_in_time_step_spec()
 
     assert HalfDiscount().time_step_spec().discount == HalfDiscount().discount_spec()
     assert float(HalfDiscount().time_step_spec().discount.maximum) == 0.5
+
+
+def test_tensor_spec_from_spec_and_add_outer_dim_as_tf_agents_names_them():
+    from agentax.specs import tensor_spec
+    spec = {"obs": BoundedArraySpec((4,), np.float64, -1.0, 1.0), "act": BoundedArraySpec((), np.int64, 0, 2)}
+    jax_spec = tensor_spec.from_spec(spec)
+    assert jax_spec["obs"].dtype == np.float32 and jax_spec["act"] == BoundedArraySpec((), np.int32, 0, 2)
+    batched = tensor_spec.add_outer_dim(jax_spec, 3)
+    assert batched["obs"].shape == (3, 4) and batched["act"].shape == (3,)
+    assert float(batched["obs"].maximum) == 1.0 and batched["act"].dtype == np.int32
+    with pytest.raises(ValueError, match="`dim`"):
+        tensor_spec.add_outer_dim(spec)
+    with pytest.raises(ValueError, match="outer_dims"):
+        array_spec.add_outer_dims_nest(spec, (-1,))
+
+
+def test_numpy_and_jax_samplers_share_bounds_and_stay_inside_them():
+    import jax
+    from agentax.specs import tensor_spec
+    spec = (BoundedArraySpec((2,), np.int32, [0, -3], [1, 3]), BoundedArraySpec((), np.float32, -2.0, 0.5),
+            ArraySpec((), np.float32), BoundedArraySpec((), np.uint8, 250, 255))
+    np_sample = array_spec.sample_spec_nest(spec, np.random.default_rng(0), (500,))
+    for sample in (np_sample, tensor_spec.sample_spec_nest(spec, 0, (500,)),
+                   jax.jit(lambda k: tensor_spec.sample_spec_nest(spec, k, (500,)))(jax.random.PRNGKey(0))):
+        ints, floats, unbounded, bytes_ = (np.asarray(x) for x in sample)
+        assert ints.shape == (500, 2) and ints.dtype == np.int32
+        assert set(ints[:, 0].tolist()) == {0, 1} and set(ints[:, 1].tolist()) == set(range(-3, 4))
+        assert floats.dtype == np.float32 and floats.min() >= -2.0 and floats.max() <= 0.5
+        assert np.isfinite(unbounded).all() and set(bytes_.tolist()) == set(range(250, 256))
+
+
+@pytest.mark.parametrize("value,dtype,ok", [
+    (np.int32(1), np.int64, True), (1, np.int64, True), (1, np.int8, True), (300, np.int8, False),
+    (True, np.int64, True), (0.5, np.float32, True), (0.1, np.float32, False), (1.5, np.int64, False),
+    (np.float64(0.5), np.float32, False), (np.float32(0.5), np.float64, True), (np.uint64(1), np.int64, False),
+    (np.array([1, 2], np.int16), np.int32, True), (np.array([1.0]), np.int64, False)])
+def test_lossless_cast(value, dtype, ok):
+    cast = array_spec.lossless_cast(value, dtype)
+    assert (cast is not None) == ok
+    if ok:
+        assert cast.dtype == dtype and np.array_equal(cast, value)
+
+
+def test_conform_casts_losslessly_and_refuses_the_rest_naming_the_argument():
+    spec = {"a": BoundedArraySpec((), np.int64, 0, 3), "b": ArraySpec((2,), np.float64)}
+    out = array_spec.conform(spec, {"a": np.int32(2), "b": np.array([1, 2], np.float32)}, "action")
+    assert out["a"].dtype == np.int64 and out["b"].dtype == np.float64
+    with pytest.raises(ValueError, match=r"`action` does not match its spec: dtype float64, expected int64"):
+        array_spec.conform(spec, {"a": 2.0, "b": np.zeros(2)}, "action")
+    with pytest.raises(ValueError, match=r"`action`.*bounds"):
+        array_spec.conform(spec, {"a": 4, "b": np.zeros(2)}, "action")
+    with pytest.raises(ValueError, match=r"`action` does not match the structure"):
+        array_spec.conform(spec, {"a": 1}, "action")

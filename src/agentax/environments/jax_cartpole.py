@@ -52,7 +52,12 @@ def is_terminated(physics: jax.Array) -> jax.Array:
 
 
 class CartPole(JaxEnvironment):
-    """CartPole with Gymnasium's dynamics; `max_episode_steps` is the time limit."""
+    """CartPole with Gymnasium's dynamics; `max_episode_steps` is the time limit.
+
+    Actions are int32 in {0, 1}. An action outside them is refused when it is
+    concrete (eager calls, `StatefulJaxEnvironment.step`) and inside `jit` when
+    `check_actions` is on; otherwise, inside `jit`, any action but 1 pushes left.
+    """
 
     def __init__(self, max_episode_steps: int = 500, batch_size: int | None = None):
         super().__init__(batch_size)

@@ -10,12 +10,14 @@ tutorial-style code (`env.reset()`, `env.step(action)`, `env.current_time_step()
 from __future__ import annotations
 
 import abc
+import os
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agentax.environments import jax_action_check
 from agentax.environments.environment_specs import EnvironmentSpecs
 from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
@@ -37,7 +39,15 @@ class JaxEnvironment(EnvironmentSpecs):
     `_step(env_state, action, key) -> (env_state, TimeStep)`; `_step` never sees a
     step after LAST. With `batch_size=N` everything is `vmap`-ed over N copies, each
     with its own key.
+
+    Actions are checked against `action_spec()`: structure, shape and dtype always
+    (lossless dtype casts are made), values when the action is concrete. Inside
+    `jit` values are checked only when `check_actions` is true (set it on an
+    instance before its step is first traced, or `AGENTAX_CHECK_ACTIONS=1` for all):
+    a host round trip per step.
     """
+
+    check_actions: bool = os.environ.get("AGENTAX_CHECK_ACTIONS", "") not in ("", "0")
 
     def __init__(self, batch_size: int | None = None):
         if batch_size is not None and batch_size < 1:
@@ -86,27 +96,20 @@ class JaxEnvironment(EnvironmentSpecs):
         return self._reset_one(key)
 
     def step(self, state: JaxEnvState, action) -> tuple[JaxEnvState, ts.TimeStep]:
-        """Pure: apply `action` (auto-resetting after LAST)."""
-        self._check_action(action)
+        """Pure: apply `action` (auto-resetting after LAST); see `_check_action`."""
+        action = self._check_action(action)
         if self.batched:
             return jax.vmap(self._step_one)(state, action)
         return self._step_one(state, action)
 
-    def _check_action(self, action) -> None:
-        """Shapes and dtypes are checked when traced; values cannot be, inside `jit`."""
+    def _check_action(self, action):
+        """`action` in the spec's dtypes (lossless casts made), or `ValueError`.
+
+        Shapes and dtypes are checked when traced; values when the action is concrete,
+        and inside `jit` only with `check_actions` on (`jax_action_check` says how).
+        """
         outer = (self._batch_size,) if self.batched else ()
-
-        def check(spec, value):
-            shape, dtype = jnp.shape(value), jnp.result_type(value)
-            if shape != outer + spec.shape or dtype != spec.dtype:
-                raise ValueError(f"`action` does not match its spec: shape {shape}, dtype {dtype}; expected "
-                                 f"shape {outer + spec.shape}, dtype {spec.dtype}.\n  spec: {spec!r}")
-
-        spec = self.action_spec()
-        if jax.tree.structure(spec, is_leaf=lambda x: isinstance(x, array_spec.ArraySpec)) != \
-                jax.tree.structure(action):
-            raise ValueError(f"`action` does not match the structure of its spec {spec}: {action}")
-        array_spec.map_spec(check, spec, action)
+        return jax_action_check.conform_action(self.action_spec(), action, outer, self.check_actions)
 
     def render(self, state: JaxEnvState) -> np.ndarray:
         """An RGB frame (H, W, 3) uint8 of `state` (the first element when batched)."""
@@ -143,6 +146,7 @@ class StatefulJaxEnvironment:
     def step(self, action) -> ts.TimeStep:
         if self.state is None:
             return self.reset()
+        action = self.env._check_action(action)  # concrete here: values are checked too
         self.state, self._time_step = self._step_fn(self.state, action)
         return self._time_step
 

@@ -1,11 +1,20 @@
-"""`JaxPyEnvironment`: a `PyEnvironment` stepped from inside compiled code.
+"""`JaxPyEnvironment`: a `PyEnvironment` used from JAX, the reference's `TFPyEnvironment`.
 
-The reference's `TFPyEnvironment`. Every `reset`/`step` is an ordered host
-callback (`jax.experimental.io_callback`), so a compiled driver can run a
-Gymnasium environment, one host round trip per step. 64-bit dtypes in the
-Python environment's specs appear as their 32-bit counterparts on the JAX side
-(JAX's default); actions are converted back before they reach the environment.
-Using it under `jax.vmap` is refused: the Python environment has one state.
+As `TFPyEnvironment` does, an unbatched environment is wrapped in a
+`BatchedPyEnvironment` of one, so time steps and actions carry a batch dimension
+of 1. Two faces:
+
+- stateful, as ported TF-Agents code uses it: `reset()`, `step(action)`,
+  `current_time_step()` return time steps of JAX arrays;
+- pure, for compiled drivers: `reset(key)` and `step(state, action)` reach the
+  Python environment through ordered host callbacks (`io_callback`), one host
+  round trip per step.
+
+64-bit dtypes in the Python environment's specs appear as their 32-bit
+counterparts on the JAX side (JAX's default): float64 values are rounded to
+float32, and integers that do not fit int32 are an error. Actions go back in the
+Python environment's dtypes (always lossless). Using it under `jax.vmap` is
+refused: the Python environment has one state.
 """
 
 from __future__ import annotations
@@ -15,10 +24,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import io_callback
 
+from agentax.environments.batched_py_environment import BatchedPyEnvironment
 from agentax.environments.jax_environment import JaxEnvironment
 from agentax.environments.py_environment import PyEnvironment
 from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
+
 
 def _refuse_vmap(fn):
     wrapped = jax.custom_batching.custom_vmap(fn)
@@ -32,16 +43,34 @@ def _refuse_vmap(fn):
     return wrapped
 
 
+def _to_jax_dtype(name: str, spec: array_spec.ArraySpec, value, dtype) -> np.ndarray:
+    """`value` (of `spec`'s dtype) as `dtype`: floats rounded, integers range-checked."""
+    arr = np.asarray(value)
+    if arr.dtype != spec.dtype:
+        raise ValueError(f"JaxPyEnvironment: the Python environment returned `{name}` of dtype {arr.dtype}, "
+                         f"but its spec says {spec.dtype}.\n  spec: {spec!r}")
+    if arr.dtype == dtype:
+        return arr
+    if np.issubdtype(dtype, np.integer) and arr.size and (
+            arr.min() < np.iinfo(dtype).min or arr.max() > np.iinfo(dtype).max):
+        raise ValueError(f"JaxPyEnvironment: `{name}` {arr} does not fit JAX's {dtype}")
+    return arr.astype(dtype)
+
+
 class JaxPyEnvironment(JaxEnvironment):
-    """Wraps `py_env` (batched or not) so compiled drivers can step it."""
+    """Wraps `py_env` so compiled drivers and TF-Agents-style code can step it."""
 
     def __init__(self, py_env: PyEnvironment):
-        super().__init__(py_env.batch_size if py_env.batched else None)
+        if not isinstance(py_env, PyEnvironment):
+            raise TypeError(f"JaxPyEnvironment: `py_env` must be a PyEnvironment, got {type(py_env).__name__}")
         self.py_env = py_env
+        self.pyenv = py_env if py_env.batched else BatchedPyEnvironment([py_env])  # TF-Agents' name
+        super().__init__(self.pyenv.batch_size)
         self._py_action_spec = py_env.action_spec()
+        self._py_time_step_spec = py_env.time_step_spec()
         self._observation_spec = array_spec.to_jax_spec(py_env.observation_spec())
         self._action_spec = array_spec.to_jax_spec(self._py_action_spec)
-        outer = (self.batch_size,) if self.batched else ()
+        outer = (self.batch_size,)
         self._time_step_shapes = array_spec.map_spec(
             lambda s: jax.ShapeDtypeStruct(outer + s.shape, s.dtype), self.time_step_spec())
         self._host_reset = _refuse_vmap(lambda key: io_callback(
@@ -58,16 +87,26 @@ class JaxPyEnvironment(JaxEnvironment):
     def reward_spec(self):
         return array_spec.to_jax_spec(self.py_env.reward_spec())
 
+    def discount_spec(self):
+        return array_spec.to_jax_spec(self.py_env.discount_spec())
+
     # ---- host side
     def _to_jax_side(self, time_step: ts.TimeStep) -> ts.TimeStep:
-        return jax.tree.map(lambda shape, x: np.asarray(x, shape.dtype), self._time_step_shapes, time_step)
+        return ts.TimeStep(*(
+            array_spec.map_spec(lambda spec, shape, x, name=name: _to_jax_dtype(name, spec, x, shape.dtype),
+                                specs, shapes, values)
+            for name, specs, shapes, values in zip(ts.TimeStep._fields, self._py_time_step_spec,
+                                                   self._time_step_shapes, time_step)))
+
+    def _to_py_action(self, action):
+        return array_spec.conform(self._py_action_spec, jax.tree.map(np.asarray, action), "action",
+                                  outer_dims=(self.batch_size,))
 
     def _reset_on_host(self, key):
-        return self._to_jax_side(self.py_env.reset())
+        return self._to_jax_side(self.pyenv.reset())
 
     def _step_on_host(self, action):
-        action = array_spec.map_spec(lambda s, a: np.asarray(a, s.dtype), self._py_action_spec, action)
-        return self._to_jax_side(self.py_env.step(action))
+        return self._to_jax_side(self.pyenv.step(self._to_py_action(action)))
 
     # ---- the pure interface (the state is a step counter; the real state lives on the host)
     def _reset(self, key):
@@ -75,13 +114,33 @@ class JaxPyEnvironment(JaxEnvironment):
 
     _step = _reset
 
-    def reset(self, key):
+    def reset(self, key=None):
+        """`reset(key) -> (state, time_step)` (pure, for compiled code); `reset()` -> time step."""
+        if key is None:
+            return self._as_jax(self._reset_on_host(None))
         return jnp.zeros((), jnp.int32), self._host_reset(key)
 
-    def step(self, state, action):
-        self._check_action(action)
+    def step(self, *args):
+        """`step(state, action) -> (state, time_step)` (pure); `step(action)` -> time step."""
+        if len(args) == 1:
+            action = self._check_action(args[0])
+            return self._as_jax(self._step_on_host(action))
+        if len(args) != 2:
+            raise TypeError(f"JaxPyEnvironment.step takes (action) or (state, action), got {len(args)} arguments")
+        state, action = args
+        action = self._check_action(action)
         return state + 1, self._host_step(action)
 
+    def current_time_step(self) -> ts.TimeStep:
+        """The Python environment's current time step, on the JAX side (resets if there is none)."""
+        return self._as_jax(self._to_jax_side(self.pyenv.current_time_step()))
+
+    @staticmethod
+    def _as_jax(time_step: ts.TimeStep) -> ts.TimeStep:
+        return jax.tree.map(jnp.asarray, time_step)
+
     def render(self, state=None) -> np.ndarray:
-        frame = self.py_env.render("rgb_array")
-        return frame[0] if self.batched else frame
+        return self.pyenv.render("rgb_array")[0]
+
+    def close(self) -> None:
+        self.pyenv.close()

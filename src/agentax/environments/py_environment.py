@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 
+import numpy as np
 
 from agentax.environments.environment_specs import EnvironmentSpecs
 from agentax.specs import array_spec
@@ -22,8 +23,9 @@ class PyEnvironment(EnvironmentSpecs):
 
     `step(action)` after a LAST time step ignores `action` and returns the FIRST
     time step of a new episode (auto-reset). Actions are checked against
-    `action_spec()`: a wrong shape, dtype or out-of-bounds value raises
-    `ValueError` naming the spec and the value.
+    `action_spec()`: a dtype that casts losslessly is converted (`np.int32(1)` or
+    `1` for an int64 spec); a lossy dtype, a wrong shape or an out-of-bounds value
+    raises `ValueError` naming the spec and the value.
     """
 
     # Batched environments whose members reset themselves set this to True.
@@ -61,19 +63,20 @@ class PyEnvironment(EnvironmentSpecs):
         if current is None or (not self._handles_auto_reset and int(current.step_type) == _LAST):
             return self.reset()
         if self._validate_actions:
-            self._check_action(action)
+            action = self._check_action(action)
         self._current_time_step = self._step(action)
         return self._current_time_step
 
-    def _check_action(self, action) -> None:
+    def _check_action(self, action):
+        """`action` in the spec's dtypes (lossless casts only), or `ValueError`."""
         if self._single_action_spec is None:
             leaves = array_spec.flatten(self.action_spec())
             self._single_action_spec = leaves[0] if len(leaves) == 1 and not self.batched else False
         spec = self._single_action_spec
-        if spec and spec.check_array(action):  # fast path: one unbatched spec, a valid action
-            return
+        if spec and isinstance(action, (np.ndarray, np.generic)) and spec.check_array(action):
+            return action  # fast path: one unbatched spec, a valid NumPy action
         outer = (self.batch_size,) if self.batched else ()
-        array_spec.validate(self.action_spec(), action, "action", outer_dims=outer)  # raises with details
+        return array_spec.conform(self.action_spec(), action, "action", outer_dims=outer)  # raises with details
 
     @abc.abstractmethod
     def _reset(self) -> ts.TimeStep:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import warnings
 from typing import Callable, Sequence
@@ -14,6 +13,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
+from agentax.environments.env_ids import unknown_id_error
 from agentax.environments.py_environment import PyEnvironment
 from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
@@ -82,11 +82,8 @@ class GymWrapper(PyEnvironment):
 
 
 def _check_env_id(env_id: str) -> None:
-    if env_id in gym.registry:
-        return
-    matches = difflib.get_close_matches(env_id, list(gym.registry.keys()), n=5, cutoff=0.5)
-    hint = f" Close matches: {', '.join(matches)}." if matches else ""
-    raise ValueError(f"suite_gym.load: unknown environment id `env_id`={env_id!r}.{hint}")
+    if not isinstance(env_id, str) or env_id not in gym.registry:
+        raise unknown_id_error("suite_gym.load", env_id, gym.registry.keys())
 
 
 def load(env_id: str, discount: float = 1.0, max_episode_steps: int | None = None,

@@ -7,13 +7,11 @@ and the true final observation is kept (the reset happens on the next step).
 
 from __future__ import annotations
 
-import difflib
-
 import gymnax
 import jax.numpy as jnp
-import numpy as np
 from gymnax.environments import spaces
 
+from agentax.environments.env_ids import unknown_id_error
 from agentax.environments.jax_environment import JaxEnvironment
 from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
@@ -24,18 +22,9 @@ def registered_ids() -> list[str]:
 
 
 def spec_from_space(space, name: str):
-    """A gymnax space as a spec nest."""
-    if isinstance(space, spaces.Discrete):
-        return array_spec.BoundedArraySpec((), np.dtype(space.dtype), 0, int(space.n) - 1, name=name)
-    if isinstance(space, spaces.Box):
-        low, high = np.asarray(space.low), np.asarray(space.high)
-        dtype = np.dtype(space.dtype)
-        return array_spec.BoundedArraySpec(space.shape, dtype, low.astype(dtype), high.astype(dtype), name=name)
-    if isinstance(space, spaces.Dict):
-        return {k: spec_from_space(s, k) for k, s in space.spaces.items()}
-    if isinstance(space, spaces.Tuple):
-        return tuple(spec_from_space(s, f"{name}_{i}") for i, s in enumerate(space.spaces))
-    raise TypeError(f"spec_from_space: unsupported gymnax space {type(space).__name__}")
+    """A gymnax space as a spec nest: through Gymnasium's space and `from_gym_space`,
+    with JAX's 32-bit dtypes (one converter for both libraries)."""
+    return array_spec.to_jax_spec(array_spec.from_gym_space(spaces.gymnax_space_to_gym_space(space), name=name))
 
 
 class GymnaxEnvironment(JaxEnvironment):
@@ -77,10 +66,8 @@ class GymnaxEnvironment(JaxEnvironment):
 
 def load(env_id: str, batch_size: int | None = None, **param_overrides) -> GymnaxEnvironment:
     """A gymnax environment by id; `param_overrides` replace fields of its default params."""
-    if env_id not in gymnax.registered_envs:
-        matches = difflib.get_close_matches(env_id, registered_ids(), n=5, cutoff=0.5)
-        hint = f" Close matches: {', '.join(matches)}." if matches else ""
-        raise ValueError(f"suite_gymnax.load: unknown environment id `env_id`={env_id!r}.{hint}")
+    if not isinstance(env_id, str) or env_id not in gymnax.registered_envs:
+        raise unknown_id_error("suite_gymnax.load", env_id, registered_ids())
     env, params = gymnax.make(env_id)
     if param_overrides:
         params = params.replace(**param_overrides)

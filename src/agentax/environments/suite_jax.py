@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-
+from agentax.environments.env_ids import unknown_id_error
 from agentax.environments.jax_cartpole import CartPole
 from agentax.environments.jax_environment import JaxEnvironment
 
@@ -25,7 +24,7 @@ def registered_ids() -> list[str]:
 
 def load(env_id: str, batch_size: int | None = None) -> JaxEnvironment:
     """A `JaxEnvironment` by id (native CartPole first, then any gymnax id if gymnax is installed)."""
-    if env_id in _NATIVE:
+    if isinstance(env_id, str) and env_id in _NATIVE:
         return _NATIVE[env_id](batch_size)
     try:
         from agentax.environments import suite_gymnax
@@ -33,6 +32,4 @@ def load(env_id: str, batch_size: int | None = None) -> JaxEnvironment:
         suite_gymnax = None
     if suite_gymnax is not None and env_id in suite_gymnax.registered_ids():
         return suite_gymnax.load(env_id, batch_size=batch_size)
-    matches = difflib.get_close_matches(env_id, registered_ids(), n=5, cutoff=0.5)
-    hint = f" Close matches: {', '.join(matches)}." if matches else ""
-    raise ValueError(f"suite_jax.load: unknown environment id `env_id`={env_id!r}.{hint}")
+    raise unknown_id_error("suite_jax.load", env_id, registered_ids())

@@ -165,35 +165,116 @@ def _describe(value) -> str:
         return repr(value)
 
 
-def validate(spec_nest, value_nest, arg_name: str = "value", outer_dims: tuple[int, ...] = ()) -> None:
-    """Raise `ValueError` naming `arg_name`, the spec and the value if they disagree.
-
-    `outer_dims` are leading batch dimensions the value carries on top of the spec.
-    Dtypes must match exactly: nothing is cast, nothing is clipped.
-    """
+def _pairs(spec_nest, value_nest, arg_name: str) -> list:
+    """`(spec, value)` for each leaf; `ValueError` naming `arg_name` if the structures differ."""
     try:
-        pairs = jax.tree.leaves(
+        return jax.tree.leaves(
             jax.tree.map(lambda s, v: (s, v), spec_nest, value_nest, is_leaf=_is_spec),
             is_leaf=lambda x: isinstance(x, tuple) and len(x) == 2 and _is_spec(x[0]))
     except ValueError as err:
         raise ValueError(
             f"`{arg_name}` does not match the structure of its spec.\n"
             f"  spec: {spec_nest}\n  value: {value_nest}\n  ({err})") from None
+
+
+def _problem(spec: ArraySpec, arr: np.ndarray, outer: tuple[int, ...]) -> str | None:
+    if arr.shape != outer + spec.shape:
+        return f"shape {arr.shape}, expected {outer + spec.shape}"
+    if arr.dtype != spec.dtype:
+        return f"dtype {arr.dtype}, expected {spec.dtype}"
+    if isinstance(spec, BoundedArraySpec) and not (
+            np.all(arr >= spec.minimum) and np.all(arr <= spec.maximum)):
+        return f"outside the bounds [{spec.minimum}, {spec.maximum}]"
+    return None
+
+
+def _raise(arg_name: str, problem: str, spec: ArraySpec, value) -> None:
+    raise ValueError(f"`{arg_name}` does not match its spec: {problem}.\n"
+                     f"  spec: {spec!r}\n  value: {_describe(value)}")
+
+
+def validate(spec_nest, value_nest, arg_name: str = "value", outer_dims: tuple[int, ...] = ()) -> None:
+    """Raise `ValueError` naming `arg_name`, the spec and the value if they disagree.
+
+    `outer_dims` are leading batch dimensions the value carries on top of the spec.
+    Dtypes must match exactly: nothing is cast, nothing is clipped.
+    """
     outer = tuple(outer_dims)
-    for spec, value in pairs:
+    for spec, value in _pairs(spec_nest, value_nest, arg_name):
         arr = np.asarray(value)
-        problem = None
-        if arr.shape != outer + spec.shape:
-            problem = f"shape {arr.shape}, expected {outer + spec.shape}"
-        elif arr.dtype != spec.dtype:
-            problem = f"dtype {arr.dtype}, expected {spec.dtype}"
-        elif isinstance(spec, BoundedArraySpec) and not (
-                np.all(arr >= spec.minimum) and np.all(arr <= spec.maximum)):
-            problem = f"outside the bounds [{spec.minimum}, {spec.maximum}]"
+        problem = _problem(spec, arr, outer)
         if problem:
-            raise ValueError(
-                f"`{arg_name}` does not match its spec: {problem}.\n"
-                f"  spec: {spec!r}\n  value: {_describe(arr)}")
+            _raise(arg_name, problem, spec, arr)
+
+
+def lossless_cast(value, dtype) -> np.ndarray | None:
+    """`value` as an array of `dtype` if no information is lost, else None.
+
+    Arrays (NumPy or JAX) cast when their dtype does safely (int32 -> int64, not
+    float64 -> float32); Python scalars when their value survives the cast (1 to
+    any integer dtype that holds it, 0.5 to float32, never 1.5 to an integer).
+    """
+    dtype = np.dtype(dtype)
+    if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
+        if isinstance(value, bool):
+            ok = dtype == np.bool_ or np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
+        elif isinstance(value, int):
+            ok = (np.issubdtype(dtype, np.integer) and np.iinfo(dtype).min <= value <= np.iinfo(dtype).max) \
+                or (np.issubdtype(dtype, np.floating) and float(value) == value)
+        else:
+            ok = np.issubdtype(dtype, np.floating) and (value != value or float(dtype.type(value)) == value)
+        return np.asarray(value, dtype) if ok else None
+    arr = np.asarray(value)
+    if arr.dtype == dtype:
+        return arr
+    return arr.astype(dtype) if np.can_cast(arr.dtype, dtype, "safe") else None
+
+
+def conform(spec_nest, value_nest, arg_name: str = "value", outer_dims: tuple[int, ...] = ()):
+    """`value_nest` with every leaf an array of its spec's dtype, or `ValueError`.
+
+    Like `validate`, except that lossless casts are made (see `lossless_cast`); a
+    lossy one is refused with the argument's name, the spec and the value.
+    """
+    outer = tuple(outer_dims)
+    treedef = jax.tree.structure(spec_nest, is_leaf=_is_spec)
+    out = []
+    for spec, value in _pairs(spec_nest, value_nest, arg_name):
+        arr = lossless_cast(value, spec.dtype)
+        if arr is None:
+            given = np.asarray(value)
+            _raise(arg_name, f"dtype {given.dtype}, expected {spec.dtype} (only lossless casts are made; "
+                             f"convert it with np.asarray(value, {spec.dtype.name!r}) if you mean it)", spec, given)
+        problem = _problem(spec, arr, outer)
+        if problem:
+            _raise(arg_name, problem, spec, value)
+        out.append(arr)
+    return jax.tree.unflatten(treedef, out)
+
+
+def add_outer_dims_nest(spec_nest, outer_dims: tuple[int, ...]):
+    """Specs with `outer_dims` prepended to every shape (TF-Agents' name)."""
+    outer = tuple(outer_dims)
+    if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0 for d in outer):
+        raise ValueError(f"add_outer_dims_nest: `outer_dims` must be non-negative ints, got {outer_dims!r}")
+    return map_spec(lambda s: s.replace(shape=outer + s.shape), spec_nest)
+
+
+def sampling_bounds(spec: ArraySpec) -> tuple[np.ndarray, np.ndarray]:
+    """Inclusive `(low, high)` a uniform sampler of `spec` draws from, shaped like the spec.
+
+    Integers use the spec's bounds (int64); floats use them as float64, with
+    unbounded dimensions narrowed to a wide but finite range. Both the NumPy and
+    the JAX samplers use these bounds.
+    """
+    bounded = BoundedArraySpec.from_spec(spec)
+    if is_discrete(spec):
+        lo, hi = bounded.minimum.astype(np.int64), bounded.maximum.astype(np.int64)
+    else:
+        limit = float(np.finfo(np.float32).max) / 2
+        lo = np.maximum(bounded.minimum.astype(np.float64), -limit)
+        hi = np.minimum(bounded.maximum.astype(np.float64), limit)
+    return np.broadcast_to(lo, spec.shape), np.broadcast_to(hi, spec.shape)
 
 
 def sample_spec_nest(spec_nest, rng: np.random.Generator, outer_dims: tuple[int, ...] = ()):
@@ -201,19 +282,12 @@ def sample_spec_nest(spec_nest, rng: np.random.Generator, outer_dims: tuple[int,
 
     def sample(spec: ArraySpec):
         shape = tuple(outer_dims) + spec.shape
-        bounded = BoundedArraySpec.from_spec(spec)
+        low, high = sampling_bounds(spec)
         if spec.dtype == np.bool_:
             return rng.integers(0, 2, size=shape).astype(np.bool_)
-        if np.issubdtype(spec.dtype, np.integer):
-            return rng.integers(bounded.minimum, bounded.maximum, size=shape,
-                                dtype=spec.dtype, endpoint=True)
-        lo = np.broadcast_to(bounded.minimum, spec.shape).astype(np.float64)
-        hi = np.broadcast_to(bounded.maximum, spec.shape).astype(np.float64)
-        # Unbounded float dimensions sample from a wide but finite range.
-        limit = np.finfo(np.float32).max / 2
-        lo = np.maximum(lo, -limit)
-        hi = np.minimum(hi, limit)
-        return rng.uniform(lo, hi, size=shape).astype(spec.dtype)
+        if is_discrete(spec):
+            return rng.integers(low, high, size=shape, dtype=spec.dtype, endpoint=True)
+        return rng.uniform(low, high, size=shape).astype(spec.dtype)
 
     return map_spec(sample, spec_nest)
 
