@@ -275,6 +275,8 @@ def test_pending_items_flush_with_deadline_and_close_leaves_no_partial_item():
     for i in range(2):
         w.append({"x": np.float32(i)})
         w.create_item("q", 1.0, {"x": w.history["x"][-1:]})
+    assert w.num_pending_items == 2  # created items wait in the writer...
+    assert client.server_info()["q"].current_size == 1  # ...until a reader pulls them in
     assert w.num_pending_items == 1  # the queue holds one item; the second waits
     with pytest.raises(reverb.errors.DeadlineExceededError):
         w.flush(timeout_ms=20)

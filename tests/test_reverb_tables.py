@@ -280,7 +280,7 @@ def test_signature_mismatch_names_the_leaf_expected_and_actual():
     server = reverb.Server([table])
     client = reverb.Client(f"localhost:{server.port}")
     client.insert({"obs": np.zeros(4, np.float32), "act": np.int64(1)}, {"t": 1.0})
-    with pytest.raises(ValueError, match=r"\[.obs.\]: expected shape \(4,\) dtype float32 per step, got shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"\[.obs.\] does not match the signature: expected shape \(1, 4\) dtype float32, got shape \(1, 3\)"):
         client.insert({"obs": np.zeros(3, np.float32), "act": np.int64(1)}, {"t": 1.0})
     with pytest.raises(ValueError, match=r"\['obs'\].*float64"):
         client.insert({"obs": np.zeros(4), "act": np.int64(1)}, {"t": 1.0})

@@ -31,7 +31,7 @@ _log = logging.getLogger(__name__)
 
 
 def _is_batched(trajectory: Trajectory) -> bool:
-    return np.ndim(trajectory.step_type) == 1
+    return getattr(trajectory.step_type, "ndim", 0) == 1
 
 
 def _row(trajectory: Trajectory, i: int) -> Trajectory:

@@ -55,6 +55,37 @@ class StepStore:
         self.refs[slot] += 1
         return slot
 
+    def new_slot(self, step_id: int) -> int:
+        """A free slot registered for `step_id` (no reference, nothing written yet)."""
+        if self.free:
+            slot = self.free.pop()
+        else:
+            if self.used == self.capacity:
+                self._grow()
+            slot = self.used
+            self.used += 1
+        self.slot_id[slot] = step_id
+        self.recent[step_id] = slot
+        if len(self.recent) > self.max_recent:
+            self.recent.popitem(last=False)
+        return slot
+
+    def write(self, slots: list, flats: list, columns: tuple) -> None:
+        """Write, for each slot, the values `flat[c]` of the selected columns."""
+        if slots:
+            for column, c in zip(self.columns, columns):
+                column[slots] = [flat[c] for flat in flats]
+
+    def release_many(self, slots: np.ndarray) -> None:
+        np.subtract.at(self.refs, slots, 1)
+        unique = np.unique(slots)
+        for slot in unique[self.refs[unique] == 0].tolist():
+            step_id = int(self.slot_id[slot])
+            if self.recent.get(step_id) == slot:
+                del self.recent[step_id]
+            self.slot_id[slot] = -1
+            self.free.append(slot)
+
     def release(self, slots) -> None:
         for slot in slots:
             slot = int(slot)

@@ -53,6 +53,23 @@ class _Dense:
     def clear(self) -> None:
         self.size = 0
 
+    def insert_many(self, rows: np.ndarray) -> None:
+        k = len(rows)
+        self.rows[self.size:self.size + k] = rows
+        self.pos[rows] = np.arange(self.size, self.size + k)
+        self.size += k
+
+    def delete_many(self, rows: np.ndarray) -> None:
+        """Delete `rows`: survivors from the tail move into the holes."""
+        new_size = self.size - len(rows)
+        holes = np.sort(self.pos[rows])
+        holes = holes[holes < new_size]
+        tail = self.rows[new_size:self.size]
+        movers = tail[~np.isin(tail, rows)]
+        self.rows[holes] = movers
+        self.pos[movers] = holes
+        self.size = new_size
+
 
 class _Selector:
     deterministic = False
@@ -73,6 +90,18 @@ class _SelectorState:
     def update(self, row: int, priority: float) -> None:
         pass
 
+    def insert_many(self, rows, priorities) -> None:
+        for row, p in zip(rows.tolist(), priorities.tolist()):
+            self.insert(row, p)
+
+    def delete_many(self, rows) -> None:
+        for row in rows.tolist():
+            self.delete(row)
+
+    def first(self, count: int):
+        """The next `count` picks as a remover, if known without sampling (else None)."""
+        return None
+
 
 class _UniformState(_SelectorState):
     batchable = True
@@ -85,6 +114,12 @@ class _UniformState(_SelectorState):
 
     def delete(self, row):
         self.dense.delete(row)
+
+    def insert_many(self, rows, priorities):
+        self.dense.insert_many(rows)
+
+    def delete_many(self, rows):
+        self.dense.delete_many(rows)
 
     def clear(self):
         self.dense.clear()
@@ -130,6 +165,14 @@ class _PrioritizedState(_UniformState):
         self.dense.delete(row)
         self.tree.set(row, 0.0)
 
+    def insert_many(self, rows, priorities):
+        self.dense.insert_many(rows)
+        self.update_many(rows, priorities)
+
+    def delete_many(self, rows):
+        self.dense.delete_many(rows)
+        self.tree.set_many(rows, np.zeros(len(rows)))
+
     def clear(self):
         self.dense.clear()
         self.tree.clear()
@@ -173,8 +216,15 @@ class _OrderState(_SelectorState):
     def insert(self, row, priority):
         self.order[row] = None
 
+    def insert_many(self, rows, priorities):
+        self.order.update(dict.fromkeys(rows.tolist()))
+
     def delete(self, row):
         del self.order[row]
+
+    def first(self, count):
+        source = reversed(self.order) if self.newest else iter(self.order)
+        return [next(source) for _ in range(count)]
 
     def clear(self):
         self.order.clear()

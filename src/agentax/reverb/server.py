@@ -16,7 +16,7 @@ import numpy as np
 
 from agentax.reverb import checkpointers as ckpt
 from agentax.reverb.replay_sample import ReplaySample, SampleInfo
-from agentax.reverb.table import NewItem, Table, check_priority, _fresh_uids
+from agentax.reverb.table import NewItem, Table, check_priority, fresh_uid
 from agentax.reverb.trajectory_writer import TrajectoryWriter, _keys
 
 _SERVERS: dict[int, "Server"] = {}
@@ -106,7 +106,7 @@ class Server:
             raise ValueError("priorities must contain at least one item")
         targets = [(self.table(name), check_priority(p)) for name, p in priorities.items()]
         flat, treedef = jax.tree.flatten(data)
-        step = [(_fresh_uids(1), [np.asarray(x) for x in flat])]
+        step = [(fresh_uid(), [np.asarray(x) for x in flat])]
         for target, priority in targets:
             target.insert(NewItem(next(_keys), priority, step, tuple(range(len(flat))), treedef), timeout_ms)
 

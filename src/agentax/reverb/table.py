@@ -13,7 +13,9 @@ updates; unknown keys are ignored.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
+import weakref
 import time
 from typing import Any
 
@@ -47,17 +49,18 @@ class TableInfo:
     num_deleted_episodes: int
 
 
-@dataclasses.dataclass
+GROUP = 64  # the most writer items inserted in one vectorised pass
+
+
 class NewItem:
     """What a writer hands a table: `steps` are `(uid, flat_values)` pairs, `columns` the
     indices of the values the item keeps, `treedef` its structure."""
 
-    key: int
-    priority: float
-    steps: list
-    columns: tuple
-    treedef: Any
-    squeeze: bool = False
+    __slots__ = ("key", "priority", "steps", "columns", "treedef", "squeeze")
+
+    def __init__(self, key: int, priority: float, steps: list, columns: tuple, treedef, squeeze: bool = False):
+        self.key, self.priority, self.steps = key, priority, steps
+        self.columns, self.treedef, self.squeeze = columns, treedef, squeeze
 
 
 def deadline_of(timeout_ms) -> float | None:
@@ -111,7 +114,7 @@ class Table:
             self._sig_leaves = [(_spec_shape(s), np.dtype(s.dtype)) for s in leaves]
         self._cond = threading.Condition(threading.Lock())
         self._closed = False
-        n = self._max_size + 1  # an insert into a full table holds one extra item until the remover acts
+        n = self._max_size + GROUP  # a group inserted into a full table waits in the extra rows for the remover
         self._sampler = sampler._build(n)
         self._remover = remover._build(n)
         self._store: StepStore | None = None
@@ -128,7 +131,9 @@ class Table:
         self._squeeze = np.zeros(n, np.bool_)
         self._steps = np.zeros((n, 1), np.int32)
         self._insert_count = 0
-        self._checked = None
+        self._checked = self._checked_treedef = None
+        self._feeds = weakref.WeakSet()  # writers whose created items are not inserted yet
+        self._waiting = 0
 
     # ------------------------------------------------------------------ Reverb API
     @classmethod
@@ -153,17 +158,22 @@ class Table:
 
     def can_sample(self, num_samples: int) -> bool:
         with self._cond:
+            self._pull()
             return self._limiter.can_sample(num_samples)
 
     def can_insert(self, num_inserts: int) -> bool:
         with self._cond:
+            self._pull()
             return self._limiter.can_insert(num_inserts)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        with self._cond:
+            self._pull()
+            return len(self._rows)
 
     def info(self) -> TableInfo:
         with self._cond:
+            self._pull()
             return TableInfo(
                 name=self._name,
                 sampler_options=SelectorOptions(repr(self._sampler_cfg), self._sampler_cfg.deterministic),
@@ -179,16 +189,71 @@ class Table:
 
     # ------------------------------------------------------------------ waiting
     def _wait(self, ready, deadline: float | None, what: str) -> None:
-        """Wait (lock held) until `ready()`; raise DeadlineExceededError at the deadline."""
-        while not ready():
-            if self._closed:
-                raise CancelledError(f"table {self._name!r}: the server was stopped")
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise DeadlineExceededError(
-                    f"table {self._name!r}: the rate limiter did not allow the {what} before the "
-                    f"timeout ({self._limiter!r}, size {len(self._rows)})")
-            self._cond.wait(remaining)
+        """Wait (lock held) until `ready()`; raise DeadlineExceededError at the deadline.
+
+        Items writers have created but not inserted yet are pulled in first, so a
+        sampler never waits for an item that already exists."""
+        self._waiting += 1
+        try:
+            self._pull()
+            while not ready():
+                if self._closed:
+                    raise CancelledError(f"table {self._name!r}: the server was stopped")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise DeadlineExceededError(
+                        f"table {self._name!r}: the rate limiter did not allow the {what} before the "
+                        f"timeout ({self._limiter!r}, size {len(self._rows)})")
+                self._cond.wait(remaining)
+                self._pull()
+        finally:
+            self._waiting -= 1
+
+    # ------------------------------------------------------------------ items created by writers
+    def register_feed(self, writer) -> None:
+        """`writer._pending[self]` (a deque of `NewItem`s) is pulled in before every read of the table."""
+        with self._cond:
+            self._feeds.add(writer)
+
+    def unregister_feed(self, writer) -> None:
+        with self._cond:
+            self._feeds.discard(writer)
+
+    def _pull(self) -> None:
+        """Insert what the writers have pending, as far as the rate limiter allows (lock held)."""
+        if self._feeds:
+            for writer in list(self._feeds):
+                pending = writer._pending.get(self)
+                if pending:
+                    self._insert_from(pending)
+
+    def _insert_from(self, pending, keep: int = 0) -> None:
+        """Insert items from the head of the deque `pending` while the limiter allows and more than
+        `keep` remain (lock held)."""
+        while len(pending) > keep:
+            k = min(len(pending) - keep, GROUP)
+            if k > 1 and self._limiter.can_insert(k):
+                batch = [pending.popleft() for _ in range(k)]
+                self._insert_group(batch)
+            elif self._limiter.can_insert(1):
+                self._insert_locked(pending[0])
+                pending.popleft()
+            else:
+                return
+
+    def insert_pending(self, pending, deadline, keep: int = 0) -> None:
+        """Insert from `pending` until at most `keep` items remain, waiting up to `deadline`."""
+        with self._cond:
+            while len(pending) > keep:
+                self._wait(lambda: len(pending) <= keep or self._limiter.can_insert(1), deadline, "insert")
+                self._insert_from(pending, keep)
+
+    def prepare(self, item: NewItem) -> None:
+        """Check (and on the first item, fix) the table's layout for items shaped like `item`."""
+        with self._cond:
+            first = item.steps[0][1]
+            self._check_structure(item, [first[c] for c in item.columns])
+            self._check_values(item, [first[c] for c in item.columns])
 
     def close(self) -> None:
         with self._cond:
@@ -223,6 +288,11 @@ class Table:
 
     def _check_values(self, item: NewItem, values) -> None:
         store = self._store
+        for value, shape, dtype in zip(values, store.shapes, store.dtypes):
+            if value.shape != shape or value.dtype != dtype:
+                break
+        else:
+            return
         for i, value in enumerate(values):
             if value.shape != store.shapes[i] or value.dtype != store.dtypes[i]:
                 raise ValueError(
@@ -253,16 +323,19 @@ class Table:
 
     def _insert_locked(self, item: NewItem) -> None:
         cols = item.columns
-        shape_key = (item.treedef, len(item.steps), item.squeeze)
-        if self._store is None or shape_key != self._checked:
+        shape_key = (len(item.steps), item.squeeze)
+        if self._store is None or item.treedef is not self._checked_treedef or shape_key != self._checked:
             first = item.steps[0][1]
             self._check_structure(item, [first[c] for c in cols])
-            self._checked = shape_key
+            self._checked, self._checked_treedef = shape_key, item.treedef
         colsel = self._colsel.get(cols)
         if colsel is None:
             colsel = self._colsel[cols] = len(self._colsel)
         store = self._store
         slots = []
+        if item.key in self._rows:
+            self._update(self._rows[item.key], item.priority)
+            return
         for uid, flat in item.steps:
             step_id = (uid << 16) | colsel
             slot = store.recent.get(step_id)
@@ -274,10 +347,7 @@ class Table:
                 store.refs[slot] += 1
             slots.append(slot)
         length = len(slots)
-        if length > self._steps.shape[1]:
-            grown = np.zeros((self._max_size + 1, length), np.int32)
-            grown[:, :self._steps.shape[1]] = self._steps
-            self._steps = grown
+        self._grow_steps(length)
         row = self._free_rows.pop() if self._free_rows else self._next_row
         if row == self._next_row:
             self._next_row += 1
@@ -296,6 +366,91 @@ class Table:
             self._delete(self._remover.sample()[0])
         self._limiter.inserts += 1
         self._cond.notify_all()
+
+    def _grow_steps(self, length: int) -> None:
+        if length > self._steps.shape[1]:
+            grown = np.zeros((len(self._keys), length), np.int32)
+            grown[:, :self._steps.shape[1]] = self._steps
+            self._steps = grown
+
+    def _insert_group(self, items: list) -> None:
+        """Insert writer items (already validated by `prepare`) in one vectorised pass (lock held).
+
+        Equivalent to inserting them one by one: the limiter allowed all of them, and
+        evicting the remover's picks after the group keeps what one-by-one evictions keep
+        for Fifo, Lifo and heap removers (uniform and prioritized ones pick at random)."""
+        first = items[0]
+        length = len(first.steps)
+        if any(it.treedef is not first.treedef or it.columns != first.columns or len(it.steps) != length
+               or it.squeeze is not first.squeeze or it.key in self._rows for it in items) or (
+                first.treedef is not self._checked_treedef or (length, first.squeeze) != self._checked):
+            for it in items:
+                self._insert_locked(it)
+            return
+        cols = first.columns
+        colsel = self._colsel.get(cols)
+        if colsel is None:
+            colsel = self._colsel[cols] = len(self._colsel)
+        store = self._store
+        recent = store.recent
+        flat_slots, new_slots, new_values = [], [], []
+        for it in items:
+            for uid, flat in it.steps:
+                step_id = (uid << 16) | colsel
+                slot = recent.get(step_id)
+                if slot is None:
+                    slot = store.new_slot(step_id)
+                    new_slots.append(slot)
+                    new_values.append(flat)
+                flat_slots.append(slot)
+        store.write(new_slots, new_values, cols)
+        np.add.at(store.refs, flat_slots, 1)
+        k = len(items)
+        take = min(k, len(self._free_rows))
+        rows = self._free_rows[len(self._free_rows) - take:]
+        del self._free_rows[len(self._free_rows) - take:]
+        rows += range(self._next_row, self._next_row + k - take)
+        self._next_row += k - take
+        rows = np.array(rows, np.int64)
+        keys = [it.key for it in items]
+        priorities = np.array([it.priority for it in items], np.float64)
+        self._grow_steps(length)
+        self._steps[rows, :length] = np.array(flat_slots, np.int32).reshape(k, length)
+        self._length[rows] = length
+        self._keys[rows] = keys
+        self._priority[rows] = priorities
+        self._times[rows] = 0
+        self._squeeze[rows] = first.squeeze
+        self._order[rows] = np.arange(self._insert_count, self._insert_count + k)
+        self._insert_count += k
+        self._rows.update(zip(keys, rows.tolist()))
+        self._sampler.insert_many(rows, priorities)
+        self._remover.insert_many(rows, priorities)
+        excess = len(self._rows) - self._max_size
+        if excess > 0:
+            self._evict(excess)
+        self._limiter.inserts += k
+        self._cond.notify_all()
+
+    def _evict(self, count: int) -> None:
+        picks = self._remover.first(count)
+        if picks is None:
+            for _ in range(count):
+                self._delete(self._remover.sample()[0])
+            return
+        rows = np.array(picks, np.int64)
+        for key in self._keys[rows].tolist():
+            del self._rows[key]
+        lengths = self._length[rows]
+        if np.all(lengths == lengths[0]):
+            slots = self._steps[rows, :lengths[0]].ravel()
+        else:
+            slots = np.concatenate([self._steps[r, :n] for r, n in zip(rows, lengths)])
+        self._store.release_many(slots)
+        self._sampler.delete_many(rows)
+        self._remover.delete_many(rows)
+        self._free_rows.extend(picks)
+        self._limiter.deletes += count
 
     # ------------------------------------------------------------------ delete / update
     def _delete(self, row: int) -> None:
@@ -317,6 +472,7 @@ class Table:
         for key, p in updates.items():
             sel._check_priority(p)
         with self._cond:
+            self._pull()
             for key in deletes or ():
                 row = self._rows.get(int(key))
                 if row is not None:
@@ -366,8 +522,13 @@ class Table:
             if self._sampler.batchable and self._max_times_sampled == 0:
                 n = self._limiter.num_samples_allowed(num_samples)
                 rows, probs = self._sampler.sample_batch(n)
-                times = self._times[rows] + _occurrence(rows) + 1
-                np.add.at(self._times, rows, 1)
+                sorted_rows = np.sort(rows)
+                if n > 1 and np.any(sorted_rows[1:] == sorted_rows[:-1]):
+                    times = self._times[rows] + _occurrence(rows) + 1
+                    np.add.at(self._times, rows, 1)
+                else:
+                    times = self._times[rows] + 1
+                    self._times[rows] = times
                 self._limiter.samples += n
                 info = SampleInfo(self._keys[rows], probs, np.full(n, len(self._rows), np.int64),
                                   self._priority[rows], times)
@@ -416,6 +577,7 @@ class Table:
         """The table's contents as NumPy arrays (items in insertion order, their steps compacted)."""
         import pickle
         with self._cond:
+            self._pull()
             rows = np.array(sorted(self._rows.values(), key=lambda r: self._order[r]), np.int64)
             lengths = self._length[rows]
             state = {
@@ -455,7 +617,7 @@ class Table:
                 if self._store is None:
                     self._store = StepStore([c.shape[1:] for c in columns], [c.dtype for c in columns],
                                             initial_capacity=max(1, len(columns[0])))
-                uid0 = _fresh_uids(len(columns[0]))
+                uid0 = _uid_range(len(columns[0]))
                 steps = np.asarray(state["steps"])
                 offsets = np.concatenate([[0], np.cumsum(state["lengths"])])
                 for i in range(n):
@@ -490,16 +652,21 @@ def _paths(treedef) -> list[str]:
     return [jax.tree_util.keystr(p) or "<root>" for p, _ in jax.tree_util.tree_flatten_with_path(dummy)[0]]
 
 
-_uid_lock = threading.Lock()
-_uid_next = [1]
+_uids = itertools.count(1)  # step ids of appended steps; next() is atomic under the GIL
+_range_lock = threading.Lock()
+_range_end = [-1]
 
 
-def _fresh_uids(n: int) -> int:
-    """Reserve `n` consecutive step ids; returns the first."""
-    with _uid_lock:
-        first = _uid_next[0]
-        _uid_next[0] += n
-        return first
+def fresh_uid() -> int:
+    return next(_uids)
+
+
+def _uid_range(n: int) -> int:
+    """The first of `n` consecutive step ids (negative, apart from appended steps' ids)."""
+    with _range_lock:
+        end = _range_end[0]
+        _range_end[0] -= n
+    return end - n + 1
 
 
 def _occurrence(rows: np.ndarray) -> np.ndarray:

@@ -5,11 +5,14 @@ steps since the last `end_episode`; `create_item(table, priority, trajectory)`
 makes an item from slices of those columns. Only the last
 `num_keep_alive_refs` steps can still be referenced.
 
-An item is inserted as soon as its table's rate limiter allows (Reverb inserts
-from a background thread); items the limiter holds back stay pending, are
-retried on every later call and waited for by `flush`/`end_episode`. `close()`
-drops the items still pending, so a writer stopped mid-episode leaves no
-half-written item: items are whole or absent.
+Created items wait in the writer and go into their table in vectorised groups
+(Reverb too sends items in chunks); the table pulls them in before anything
+reads it (a sample, `server_info`, ...), so they are never invisible to a
+reader, and a rate limiter that blocks inserts keeps them pending.
+`flush`/`end_episode` wait for them (with a timeout); `close()` inserts what
+the limiters allow and drops the rest, so a writer stopped mid-episode leaves no
+half-written item: items are whole or absent. Each leaf keeps the shape and
+dtype of its first `append` (as Reverb's columns do).
 
 Differences from Reverb, each a clear error rather than silent: the structure
 of appended data is fixed by the first `append`; `partial_step` is not
@@ -29,6 +32,8 @@ from agentax.reverb import table as table_lib
 from agentax.reverb.errors import DeadlineExceededError
 
 _keys = itertools.count(1)
+_ARRAYS = (np.ndarray, np.generic)
+_flatten = jax.tree_util.tree_flatten
 
 
 class TrajectoryColumn:
@@ -93,8 +98,12 @@ class TrajectoryWriter:
         self._episode: list[int] = []
         self._alive: dict[int, list] = {}
         self._order: deque = deque()
-        self._pending: deque = deque()
+        self._pending: dict = {}          # table -> deque of items created but not inserted
         self._closed = False
+        self._targets: dict = {}
+        self._accepted: set = set()
+        self._last_priority = (None, None)
+        self._layout = None
 
     def __enter__(self) -> "TrajectoryWriter":
         return self
@@ -108,21 +117,32 @@ class TrajectoryWriter:
         self._check_open()
         if partial_step:
             raise NotImplementedError("agentax's TrajectoryWriter does not support partial_step")
-        flat, treedef = jax.tree.flatten(data)
+        flat, treedef = _flatten(data)
+        values = [x if isinstance(x, _ARRAYS) else np.asarray(x) for x in flat]
         if self._treedef is None:
             self._treedef = treedef
             self._history = jax.tree.unflatten(treedef, [_ColumnHistory(self, i) for i in range(len(flat))])
+            self._layout = [(v.shape, v.dtype) for v in values]
+            self._all_columns = tuple(range(len(values)))
         elif treedef != self._treedef:
             raise ValueError(f"append: the data's structure {treedef} differs from the first step's "
                              f"{self._treedef}")
-        uid = table_lib._fresh_uids(1)
-        self._alive[uid] = [np.asarray(x) for x in flat]
+        for v, (shape, dtype) in zip(values, self._layout):
+            if v.dtype is not dtype and v.dtype != dtype or v.shape != shape:
+                self._layout_error(values)
+        uid = next(table_lib._uids)
+        self._alive[uid] = values
         self._order.append(uid)
         if len(self._order) > self._keep:
             del self._alive[self._order.popleft()]
         self._episode.append(uid)
-        if self._pending:
-            self._drain()
+
+    def _layout_error(self, values):
+        paths = table_lib._paths(self._treedef)
+        for path, v, (shape, dtype) in zip(paths, values, self._layout):
+            if v.shape != shape or v.dtype != dtype:
+                raise ValueError(f"append: leaf {path} has shape {v.shape} dtype {v.dtype}, but its first "
+                                 f"step had shape {shape} dtype {dtype}")
 
     @property
     def history(self):
@@ -167,8 +187,12 @@ class TrajectoryWriter:
         self._enqueue(table, priority, tuple(self._episode[-num_steps:]), None, self._treedef, False)
 
     def _enqueue(self, table, priority, uids, columns, treedef, squeeze) -> None:
-        priority = table_lib.check_priority(priority)
-        target = self._server.table(table)
+        if priority is not self._last_priority[0]:
+            self._last_priority = (priority, table_lib.check_priority(priority))
+        priority = self._last_priority[1]
+        target = self._targets.get(table)
+        if target is None:
+            target = self._targets[table] = self._server.table(table)
         alive = self._alive
         try:
             steps = [(uid, alive[uid]) for uid in uids]
@@ -176,22 +200,28 @@ class TrajectoryWriter:
             raise ValueError(f"create_item: the trajectory references steps that have expired (only the last "
                              f"num_keep_alive_refs={self._keep} steps can be referenced)") from None
         if columns is None:
-            columns = tuple(range(len(steps[0][1])))
+            columns = self._all_columns
         item = table_lib.NewItem(next(_keys), priority, steps, columns, treedef, squeeze)
-        if self._pending or not target.try_insert(item):
-            self._pending.append((target, item))
-            self._drain()
-
-    def _drain(self) -> None:
-        while self._pending:
-            target, item = self._pending[0]
-            if not target.try_insert(item):
-                return
-            self._pending.popleft()
+        shape_key = (target, columns, treedef, len(steps), squeeze)
+        if shape_key not in self._accepted:
+            target.prepare(item)
+            self._accepted.add(shape_key)
+        pending = self._pending.get(target)
+        if pending is None:
+            pending = self._pending[target] = deque()
+            target.register_feed(self)
+        pending.append(item)
+        if len(pending) >= table_lib.GROUP:
+            with target._cond:
+                target._insert_from(pending)
+        elif target._waiting:
+            with target._cond:
+                target._cond.notify_all()
 
     @property
     def num_pending_items(self) -> int:
-        return len(self._pending)
+        """Items created but not in their tables yet."""
+        return sum(len(p) for p in self._pending.values())
 
     def flush(self, block_until_num_items: int = 0, timeout_ms: int | None = None) -> None:
         """Block until at most `block_until_num_items` items are pending; `DeadlineExceededError` after
@@ -199,16 +229,15 @@ class TrajectoryWriter:
         if block_until_num_items < 0:
             raise ValueError(f"block_until_num_items must be >= 0, got {block_until_num_items}")
         deadline = table_lib.deadline_of(timeout_ms)
-        import time
-        while len(self._pending) > block_until_num_items:
-            target, item = self._pending[0]
-            remaining = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+        for target, pending in self._pending.items():
+            excess = self.num_pending_items - block_until_num_items
+            if excess <= 0:
+                return
             try:
-                target.insert(item, timeout_ms=remaining)
+                target.insert_pending(pending, deadline, keep=max(0, len(pending) - excess))
             except DeadlineExceededError:
                 raise DeadlineExceededError(
-                    f"flush: {len(self._pending)} items still pending after {timeout_ms} ms") from None
-            self._pending.popleft()
+                    f"flush: {self.num_pending_items} items still pending after {timeout_ms} ms") from None
 
     def end_episode(self, clear_buffers: bool = True, timeout_ms: int | None = None) -> None:
         """Flush every pending item, then (with `clear_buffers`) start a new history."""
@@ -221,9 +250,18 @@ class TrajectoryWriter:
     def close(self) -> None:
         """Insert what the limiters allow now, drop the rest; the writer cannot be used again."""
         if not self._closed:
-            self._drain()
-            self._pending.clear()
+            for target, pending in self._pending.items():
+                with target._cond:
+                    target._insert_from(pending)
+                pending.clear()
+                target.unregister_feed(self)
             self._closed = True
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
 
     def _check_open(self) -> None:
         if self._closed:
