@@ -232,7 +232,7 @@ class _Session:
         self.clock.assign(np.array(self.elapsed()))
         self.checkpointer.save(self.trainer.iteration_count)
         self.trainer.select_seed(0)
-        self.policy_trigger(int(self.train_step), force_trigger=True)
+        self.policy_trigger.save()
 
     def train(self) -> None:
         """Iterations up to `config.iterations` in chunks that end at each log, eval and checkpoint."""
@@ -311,7 +311,7 @@ def evaluate_run(run_dir: str | Path, num_episodes: int = 10, video_episodes: in
     env.seed(seed + 20_000)
     _check_policy_fits(policy, env, policy_dir)
     result = {"final_eval_return": compute_avg_return(env, policy, num_episodes),
-              "final_eval_episodes": num_episodes, "policy_train_step": policy.metadata.get("train_step")}
+              "final_eval_episodes": num_episodes, "policy_train_step": policy.get_train_step()}
     if video_episodes > 0:
         result["video_frames"] = outputs.record_video(env, policy, run_dir / "eval.mp4", num_episodes=video_episodes)
     return result

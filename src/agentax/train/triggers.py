@@ -65,9 +65,10 @@ class PolicySavedModelTrigger(IntervalTrigger):
                                  COLLECT_POLICY_SAVED_MODEL_DIR))
         for saver, name in self._savers:
             saver.save(self._dir / name)
-        super().__init__(interval, self._save, start)
+        super().__init__(interval, self.save, start)
 
-    def _save(self) -> None:
+    def save(self) -> None:
+        """Write the policies' current parameters now."""
         step = int(self._train_step)
         for saver, name in self._savers:
             saver.save_checkpoint(self._dir / name)
