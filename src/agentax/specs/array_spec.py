@@ -12,12 +12,16 @@ import numpy as np
 
 
 class ArraySpec:
-    """Describes an array: `shape`, `dtype` and an optional `name`."""
+    """Describes an array: `shape`, `dtype` and an optional `name`.
+
+    A `None` in `shape` is a dimension of any size, as in a TensorFlow `TensorSpec`
+    (e.g. the time axis of a Reverb table signature of whole episodes).
+    """
 
     __slots__ = ("_shape", "_dtype", "_name")
 
     def __init__(self, shape, dtype, name: str | None = None):
-        self._shape = tuple(int(d) for d in shape)
+        self._shape = tuple(None if d is None else int(d) for d in shape)
         self._dtype = np.dtype(dtype)
         self._name = name
 
@@ -74,7 +78,7 @@ class BoundedArraySpec(ArraySpec):
         hi = np.asarray(hi_default if maximum is None else maximum, dtype=self.dtype)
         for arg, bound in (("minimum", lo), ("maximum", hi)):
             try:
-                np.broadcast_to(bound, self.shape)
+                np.broadcast_to(bound, tuple(1 if d is None else d for d in self.shape))
             except ValueError:
                 raise ValueError(
                     f"BoundedArraySpec: `{arg}` of shape {bound.shape} does not "
@@ -178,7 +182,8 @@ def _pairs(spec_nest, value_nest, arg_name: str) -> list:
 
 
 def _problem(spec: ArraySpec, arr: np.ndarray, outer: tuple[int, ...]) -> str | None:
-    if arr.shape != outer + spec.shape:
+    want = outer + spec.shape
+    if len(arr.shape) != len(want) or any(w is not None and w != g for w, g in zip(want, arr.shape)):
         return f"shape {arr.shape}, expected {outer + spec.shape}"
     if arr.dtype != spec.dtype:
         return f"dtype {arr.dtype}, expected {spec.dtype}"
@@ -255,8 +260,10 @@ def conform(spec_nest, value_nest, arg_name: str = "value", outer_dims: tuple[in
 def add_outer_dims_nest(spec_nest, outer_dims: tuple[int, ...]):
     """Specs with `outer_dims` prepended to every shape (TF-Agents' name)."""
     outer = tuple(outer_dims)
-    if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0 for d in outer):
-        raise ValueError(f"add_outer_dims_nest: `outer_dims` must be non-negative ints, got {outer_dims!r}")
+    if any(d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0)
+           for d in outer):
+        raise ValueError(f"add_outer_dims_nest: `outer_dims` must be non-negative ints or None (any size), "
+                         f"got {outer_dims!r}")
     return map_spec(lambda s: s.replace(shape=outer + s.shape), spec_nest)
 
 

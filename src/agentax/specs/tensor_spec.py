@@ -23,14 +23,8 @@ def from_spec(spec_nest):
 
 
 def add_outer_dim(spec_nest, dim: int | None = None):
-    """Specs with a leading dimension of size `dim`.
-
-    TF-Agents' default `dim=None` makes an unknown dimension; JAX shapes are always
-    known, so `dim` must be given.
-    """
-    if dim is None:
-        raise ValueError("add_outer_dim: `dim` must be an int (JAX shapes have no unknown dimensions); "
-                         "pass the batch size, e.g. add_outer_dim(spec, 1)")
+    """Specs with a leading dimension of size `dim`; `None` (TF-Agents' default) is a
+    dimension of any size, as a Reverb table signature of whole episodes needs."""
     return array_spec.add_outer_dims_nest(spec_nest, (dim,))
 
 

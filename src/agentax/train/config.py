@@ -121,9 +121,12 @@ class TrainConfig:
             hint = f"; close matches: {', '.join(close)}" if close else ""
             raise ValueError(f"`env` (--env) must be a Gymnasium id (runs are evaluated and rendered on "
                              f"Gymnasium), got {self.env!r}{hint}")
-        if self.trainer == "compiled" and self.env not in suite_jax.registered_ids():
-            raise ValueError(f"`env` (--env) {self.env!r} has no JAX environment for the compiled trainer; "
-                             f"use --trainer python or one of {suite_jax.registered_ids()[:6]}")
+        if self.trainer == "compiled":
+            try:
+                suite_jax.load(self.env)  # native ids first: gymnax is imported only for its own ids
+            except ValueError:
+                raise ValueError(f"`env` (--env) {self.env!r} has no JAX environment for the compiled trainer; "
+                                 f"use --trainer python or one of {suite_jax.registered_ids()[:6]}") from None
 
     @property
     def checkpoint_every(self) -> int:
