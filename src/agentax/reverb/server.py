@@ -59,7 +59,11 @@ class Server:
         self._checkpointer = checkpointer
         self._checkpoint_lock = threading.Lock()
         with _SERVERS_LOCK:
-            port = _pick_port() if port is None else int(port)
+            if port is None:
+                port = _pick_port()
+                while port in _SERVERS:  # a port the OS freed but a live in-process server still serves
+                    port = _pick_port()
+            port = int(port)
             if port in _SERVERS:
                 raise ValueError(f"port {port} is already served by another agentax.reverb.Server")
             _SERVERS[port] = self

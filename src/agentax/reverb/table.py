@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import pickle
 import threading
 import weakref
 import time
@@ -574,60 +575,84 @@ class Table:
 
     # ------------------------------------------------------------------ state (checkpoints)
     def get_state(self) -> dict:
-        """The table's contents as NumPy arrays (items in insertion order, their steps compacted)."""
-        import pickle
+        """The table's contents as NumPy arrays: items in insertion order (`keys`, `priorities`,
+        `times_sampled`, `lengths`, `squeeze`), `steps` (each item's step indices, concatenated),
+        `column_<i>` (the steps' data per leaf), `rate_limiter` (inserts, samples, deletes) and
+        `structure` (the pickled item structure)."""
         with self._cond:
             self._pull()
-            rows = np.array(sorted(self._rows.values(), key=lambda r: self._order[r]), np.int64)
+            rows = np.fromiter(self._rows.values(), np.int64, len(self._rows))
+            rows = rows[np.argsort(self._order[rows], kind="stable")]
             lengths = self._length[rows]
             state = {
-                "keys": self._keys[rows].copy(), "priorities": self._priority[rows].copy(),
-                "times_sampled": self._times[rows].copy(), "lengths": lengths.copy(),
-                "squeeze": self._squeeze[rows].copy(),
+                "keys": self._keys[rows], "priorities": self._priority[rows],
+                "times_sampled": self._times[rows], "lengths": lengths,
+                "squeeze": self._squeeze[rows],
                 "rate_limiter": np.array(self._limiter.state(), np.int64),
                 "structure": np.frombuffer(pickle.dumps(self._treedef), np.uint8).copy(),
             }
             if self._store is not None and len(rows):
-                slots = np.concatenate([self._steps[r, :lengths[i]] for i, r in enumerate(rows)])
+                slots = self._item_slots(rows)
                 unique, first, inverse = np.unique(slots, return_index=True, return_inverse=True)
                 order = np.argsort(first)  # number steps by first use: the state is canonical
                 rank = np.empty_like(order)
                 rank[order] = np.arange(len(order))
-                unique = unique[order]
                 state["steps"] = rank[inverse].astype(np.int64)
-                for i, col in enumerate(self._store.gather(unique)):
+                for i, col in enumerate(self._store.gather(unique[order])):
                     state[f"column_{i}"] = col
             else:
                 state["steps"] = np.zeros(0, np.int64)
             return state
 
+    def _item_slots(self, rows: np.ndarray) -> np.ndarray:
+        lengths = self._length[rows]
+        if len(rows) and np.all(lengths == lengths[0]):
+            return self._steps[rows, :lengths[0]].ravel()
+        return np.concatenate([self._steps[r, :n] for r, n in zip(rows.tolist(), lengths.tolist())])
+
     def set_state(self, state: dict) -> None:
-        """Replace the contents with `state` from `get_state` (a table of the same name and layout)."""
-        import pickle
-        n = len(state["keys"])
+        """Replace the contents with `state` (from `get_state`, possibly of another server)."""
+        keys = np.asarray(state["keys"], np.int64)
+        n = len(keys)
         if n > self._max_size:
             raise ValueError(f"table {self._name!r}: the state holds {n} items, max_size is {self._max_size}")
+        treedef = pickle.loads(np.asarray(state["structure"]).tobytes())
+        if n and self._sig_treedef is not None and treedef != self._sig_treedef:
+            raise ValueError(f"table {self._name!r}: the state's structure {treedef} does not match the "
+                             f"signature {self._sig_treedef}")
         self.reset()
         with self._cond:
-            treedef = pickle.loads(np.asarray(state["structure"]).tobytes())
-            ncols = sum(1 for k in state if k.startswith("column_"))
-            columns = [np.asarray(state[f"column_{i}"]) for i in range(ncols)]
+            self._checked = self._checked_treedef = None
             if n:
-                self._treedef = treedef
-                if self._store is None:
-                    self._store = StepStore([c.shape[1:] for c in columns], [c.dtype for c in columns],
-                                            initial_capacity=max(1, len(columns[0])))
-                uid0 = _uid_range(len(columns[0]))
-                steps = np.asarray(state["steps"])
-                offsets = np.concatenate([[0], np.cumsum(state["lengths"])])
-                for i in range(n):
-                    idx = steps[offsets[i]:offsets[i + 1]]
-                    self._insert_locked(NewItem(
-                        key=int(state["keys"][i]), priority=float(state["priorities"][i]),
-                        steps=[(uid0 + int(j), [c[j] for c in columns]) for j in idx],
-                        columns=tuple(range(ncols)), treedef=treedef, squeeze=bool(state["squeeze"][i])))
-                    row = self._rows[int(state["keys"][i])]
-                    self._times[row] = state["times_sampled"][i]
+                ncols = sum(1 for k in state if k.startswith("column_"))
+                columns = [np.asarray(state[f"column_{i}"]) for i in range(ncols)]
+                steps = np.asarray(state["steps"], np.int64)
+                lengths = np.asarray(state["lengths"], np.int32)
+                num_steps = len(columns[0])
+                store = StepStore([c.shape[1:] for c in columns], [c.dtype for c in columns],
+                                  initial_capacity=max(1, num_steps))
+                for dst, src in zip(store.columns, columns):
+                    dst[:num_steps] = src
+                store.used = num_steps
+                store.refs[:num_steps] = np.bincount(steps, minlength=num_steps)
+                self._store, self._treedef = store, treedef
+                self._grow_steps(int(lengths.max()))
+                rows = np.arange(n)
+                if np.all(lengths == lengths[0]):
+                    self._steps[:n, :lengths[0]] = steps.reshape(n, lengths[0])
+                else:
+                    offsets = np.concatenate([[0], np.cumsum(lengths)])
+                    for i in range(n):
+                        self._steps[i, :lengths[i]] = steps[offsets[i]:offsets[i + 1]]
+                priorities = np.asarray(state["priorities"], np.float64)
+                self._length[:n], self._keys[:n], self._priority[:n] = lengths, keys, priorities
+                self._times[:n] = state["times_sampled"]
+                self._squeeze[:n] = state["squeeze"]
+                self._order[:n] = rows
+                self._insert_count = self._next_row = n
+                self._rows = dict(zip(keys.tolist(), range(n)))
+                self._sampler.insert_many(rows, priorities)
+                self._remover.insert_many(rows, priorities)
             self._limiter.set_state(state["rate_limiter"])
             self._cond.notify_all()
 
@@ -653,20 +678,10 @@ def _paths(treedef) -> list[str]:
 
 
 _uids = itertools.count(1)  # step ids of appended steps; next() is atomic under the GIL
-_range_lock = threading.Lock()
-_range_end = [-1]
 
 
 def fresh_uid() -> int:
     return next(_uids)
-
-
-def _uid_range(n: int) -> int:
-    """The first of `n` consecutive step ids (negative, apart from appended steps' ids)."""
-    with _range_lock:
-        end = _range_end[0]
-        _range_end[0] -= n
-    return end - n + 1
 
 
 def _occurrence(rows: np.ndarray) -> np.ndarray:
