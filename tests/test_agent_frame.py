@@ -14,7 +14,7 @@ from agentax.networks import ActorDistributionNetwork
 from agentax.networks.distributions import Categorical, Normal
 from agentax.policies.actor_policy import ActorPolicy, GreedyPolicy
 from agentax.policies.py_jax_policy import PyJaxPolicy
-from agentax.replay_buffers import EpisodicReplayBuffer
+from agentax.replay_buffers import pad_episodes
 from agentax.specs.array_spec import ArraySpec, BoundedArraySpec
 from agentax.train import Actor, Learner, triggers
 from agentax.train.utils import train_utils
@@ -34,10 +34,28 @@ def cartpole_agent(seed=0, counter=None):
     return env, agent
 
 
+class EpisodeList:
+    """A tiny observer keeping whole episodes (each ending with its boundary step)."""
+
+    def __init__(self):
+        self.episodes, self.steps = [], []
+
+    def __call__(self, trajectory):
+        self.steps.append(trajectory)
+        if trajectory.is_boundary():
+            self.episodes.append(jax.tree.map(lambda *xs: np.stack(xs), *self.steps))
+            self.steps = []
+
+    def gather_all(self):
+        batch = pad_episodes(self.episodes)
+        self.episodes = []
+        return batch
+
+
 def collect(env, agent, episodes):
-    buffer = EpisodicReplayBuffer(seed=0)
+    buffer = EpisodeList()
     actor = Actor(env, PyJaxPolicy(agent.collect_policy), agent.train_step_counter, episodes_per_run=episodes,
-                  observers=[buffer.observer])
+                  observers=[buffer])
     actor.run()
     return buffer.gather_all()
 
@@ -182,14 +200,13 @@ def test_step_per_second_trigger_measures():
 def test_learner_trains_checkpoints_and_restores(tmp_path):
     env, agent = cartpole_agent()
     train_step = agent.train_step_counter
-    buffer = EpisodicReplayBuffer(seed=0)
+    buffer = EpisodeList()
     actor = Actor(env, PyJaxPolicy(agent.collect_policy), train_step, episodes_per_run=2,
-                  observers=[buffer.observer], summary_dir=tmp_path / "actor", summary_interval=1)
+                  observers=[buffer], summary_dir=tmp_path / "actor", summary_interval=1)
 
     def dataset():
         while True:
             experience, mask = buffer.gather_all()
-            buffer.clear()
             yield {"experience": experience, "weights": mask}, None
 
     saved = []

@@ -6,7 +6,7 @@ Python path: `ReverbReplayBuffer` over `agentax.reverb` tables, filled by the
 """
 
 from agentax.replay_buffers import reverb_utils
-from agentax.replay_buffers.episodic_replay_buffer import EpisodicReplayBuffer
+from agentax.replay_buffers.episodes import pad_episodes
 from agentax.replay_buffers.jax_prioritized_replay_buffer import JaxPrioritizedReplayBuffer
 from agentax.replay_buffers.jax_uniform_replay_buffer import JaxUniformReplayBuffer
 from agentax.replay_buffers.py_uniform_replay_buffer import PyUniformReplayBuffer
@@ -14,6 +14,6 @@ from agentax.replay_buffers.reverb_replay_buffer import ReverbReplayBuffer
 from agentax.replay_buffers.reverb_utils import (ReverbAddEpisodeObserver, ReverbAddTrajectoryObserver,
                                                  ReverbTrajectorySequenceObserver)
 
-__all__ = ["EpisodicReplayBuffer", "JaxPrioritizedReplayBuffer", "JaxUniformReplayBuffer", "PyUniformReplayBuffer",
+__all__ = ["JaxPrioritizedReplayBuffer", "JaxUniformReplayBuffer", "PyUniformReplayBuffer",
            "ReverbAddEpisodeObserver", "ReverbAddTrajectoryObserver", "ReverbReplayBuffer",
-           "ReverbTrajectorySequenceObserver", "reverb_utils"]
+           "ReverbTrajectorySequenceObserver", "pad_episodes", "reverb_utils"]

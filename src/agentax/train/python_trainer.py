@@ -1,7 +1,11 @@
 """`PythonTrainer`: the Python path as TF-Agents' examples wire it, generic over agents.
 
 An `Actor` (a `PyDriver` over the Gymnasium environment with `PyJaxPolicy(agent.collect_policy)`)
-writes into replay; a `Learner` samples it and calls `agent.train`. The same shell as
+writes whole episodes into an `agentax.reverb` table through `ReverbAddEpisodeObserver`, as the
+REINFORCE tutorial does; a `Learner` samples them and calls `agent.train`. On-policy: each
+iteration trains on `sample_batch_size` episodes drawn uniformly from what was just collected
+(0: every collected episode once, from a queue table), then the table is cleared. Episodes of
+different lengths are padded into one batch with a mask (`pad_episodes`). The same shell as
 `CompiledTrainer` (one seed), so `train.run` drives either.
 """
 
@@ -11,7 +15,8 @@ import numpy as np
 
 from agentax.environments import suite_gym
 from agentax.policies.py_jax_policy import PyJaxPolicy
-from agentax.replay_buffers import EpisodicReplayBuffer
+from agentax import reverb
+from agentax.replay_buffers import ReverbReplayBuffer, pad_episodes, reverb_utils
 from agentax.train.actor import Actor
 from agentax.train.config import TrainConfig
 from agentax.train.evaluation import compute_avg_return
@@ -24,6 +29,8 @@ class PythonTrainer:
 
     num_seeds = 1
     compile_seconds = 0.0
+    TABLE = "episodes"
+    TIMEOUT_MS = 60_000
 
     def __init__(self, config: TrainConfig, num_seeds: int = 1):
         if num_seeds != 1:
@@ -36,14 +43,24 @@ class PythonTrainer:
         self.env.seed(config.seed)
         self.eval_env = suite_gym.load(config.env)
         self.agent = config.make_agent(self.env.time_step_spec(), self.env.action_spec())
-        self.replay = EpisodicReplayBuffer(capacity=max(collection.episodes, 1), seed=config.seed)
+        capacity = max(collection.episodes, 1)
+        if collection.sample_batch_size:
+            table = reverb.Table(self.TABLE, max_size=capacity, sampler=reverb.selectors.Uniform(),
+                                 remover=reverb.selectors.Fifo(), rate_limiter=reverb.rate_limiters.MinSize(1))
+        else:
+            table = reverb.Table.queue(self.TABLE, max_size=capacity)
+        self.replay = ReverbReplayBuffer(self.agent.collect_data_spec, self.TABLE, sequence_length=None,
+                                         local_server=reverb.Server([table]))
+        limit = getattr(self.env, "max_episode_steps", None)
+        self.observer = reverb_utils.ReverbAddEpisodeObserver(self.replay.py_client, self.TABLE,
+                                                              max_sequence_length=(limit or 100_000) + 1)
         self.counters = common.Variable(np.zeros(2, np.int64), name="iterations_and_env_steps")
 
     def initialize(self) -> None:
         self.agent.initialize()
         self.actor = Actor(self.env, PyJaxPolicy(self.agent.collect_policy), self.agent.train_step_counter,
                            episodes_per_run=self.collection.episodes,
-                           observers=[self.replay.observer, self._count_env_steps], summary_interval=0)
+                           observers=[self.observer, self._count_env_steps], summary_interval=0)
         self.learner = Learner(None, self.agent.train_step_counter, self.agent, self._experience,
                                checkpoint_interval=-1, summary_interval=0, use_kwargs_in_agent_train=True)
         self.eval_policy = PyJaxPolicy(self.agent.policy)
@@ -52,12 +69,15 @@ class PythonTrainer:
         self.counters.value()[1] += int(np.sum(~np.asarray(trajectory.is_boundary())))
 
     def _experience(self):
-        """On-policy: what the last actor run collected (or `sample_batch_size` episodes of it), then clear."""
+        """On-policy: `sample_batch_size` episodes of the last actor run (0: all of them), then clear."""
+        client = self.replay.py_client
         while True:
-            n = self.collection.sample_batch_size
-            experience, mask = self.replay.sample(n) if n else self.replay.gather_all()
+            n = self.collection.sample_batch_size or self.replay.num_frames()
+            samples = list(client.sample(self.TABLE, n, emit_timesteps=False, unpack_as_table_signature=True,
+                                         timeout_ms=self.TIMEOUT_MS))
             self.replay.clear()
-            yield {"experience": experience, "weights": mask}, None
+            experience, mask = pad_episodes([sample.data for sample in samples])
+            yield {"experience": experience, "weights": mask}, [sample.info for sample in samples]
 
     @property
     def iteration_count(self) -> int:
