@@ -115,7 +115,12 @@ class JaxAgent(abc.ABC):
 
     @abc.abstractmethod
     def policy_params(self, state) -> Any:
-        """Pure: the parameters `policy` and `collect_policy` act with."""
+        """Pure: the parameters `policy` acts with."""
+
+    def collect_policy_params(self, state) -> Any:
+        """Pure: the parameters `collect_policy` acts with (default: `policy_params`), e.g. with
+        an exploration rate that depends on the train step."""
+        return self.policy_params(state)
 
     def hyperparameters(self, state) -> dict:
         """The sweepable hyperparameters held in `state` (the agent's and the optimizer's)."""
@@ -157,9 +162,8 @@ class JaxAgent(abc.ABC):
         """Hold `state`; the policies act with its parameters from now on."""
         self._state = state
         self._train_step_counter.assign(int(state.step))
-        params = self.policy_params(state)
-        self._collect_policy.params = params
-        self._policy.params = params
+        self._policy.params = self.policy_params(state)
+        self._collect_policy.params = self.collect_policy_params(state)
 
     def initialize(self) -> None:
         """Create parameters and optimizer state from the agent's `seed`."""

@@ -102,7 +102,7 @@ class CompiledTrainer:
         """Pure: collect with the current parameters, then one `train_step` on what was collected."""
         observer_states = (self.recorder.init(self.collection.num_envs),) + state.driver.observer_states[1:]
         driver_state = state.driver._replace(observer_states=observer_states)
-        driver_state = self.driver.run_pure(self.agent.policy_params(state.agent), driver_state,
+        driver_state = self.driver.run_pure(self.agent.collect_policy_params(state.agent), driver_state,
                                             maximum_iterations=self.capacity)
         experience, mask = self.recorder.batch_major(driver_state.observer_states[0])
         key, train_key = jax.random.split(state.key)

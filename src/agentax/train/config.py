@@ -16,12 +16,18 @@ import tyro
 
 
 class Collection(NamedTuple):
-    """How one training iteration collects data.
+    """How one training iteration collects and replays data.
 
     `num_envs` environments run side by side on the compiled path (the Python path
     steps one); each iteration runs `episodes` episodes or `steps` steps (summed over
-    the envs, as drivers count). `on_policy`: train on what was just collected
+    the envs, as drivers count).
+    On-policy (`on_policy=True`): train once on what was just collected
     (`sample_batch_size` episodes of it, 0 = all), then drop it.
+    Off-policy: steps go into a replay of `replay_capacity` steps (uniform; Reverb
+    table on the Python path, `JaxUniformReplayBuffer` compiled); the first iteration
+    is preceded by `initial_collect_steps` steps of a uniformly random policy; each
+    iteration then runs `train_steps_per_iteration` train steps on `sample_batch_size`
+    sequences of the agent's `train_sequence_length` steps.
     """
 
     num_envs: int
@@ -29,6 +35,9 @@ class Collection(NamedTuple):
     steps: int = 0
     on_policy: bool = True
     sample_batch_size: int = 0
+    replay_capacity: int = 0
+    initial_collect_steps: int = 0
+    train_steps_per_iteration: int = 1
 
 
 def flag(name: str) -> str:
