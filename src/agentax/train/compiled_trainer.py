@@ -3,8 +3,13 @@
 Generic over agents: the config supplies the agent (`make_agent`) and how an iteration
 collects (`collection()`); the trainer supplies the rest. One iteration is: a compiled
 driver (`DynamicEpisodeDriver` or `DynamicStepDriver` over `num_envs` batched JAX envs,
-continuing from the previous iteration's state) writes into a `TrajectoryRecorder`,
-then `agent.train_step` runs on what was recorded (on-policy agents). `run(count)`
+continuing from the previous iteration's state) writes into the memory, then the agent
+trains: on-policy, the memory is a `TrajectoryRecorder` emptied every iteration and
+`train_step` runs once on what it holds (with its mask as weights); off-policy, it is a
+`JaxUniformReplayBuffer` kept across iterations (first filled by a random policy for
+`initial_collect_steps`) and `train_step` runs `train_steps_per_iteration` times on
+sampled `[sample_batch_size, train_sequence_length]` sequences (skipped while the buffer
+cannot yet be sampled). `run(count)`
 runs `count` iterations inside one `while_loop` (the count is an argument, so chunks of
 any length share one compiled program, and a run split into chunks, e.g. interrupted
 and resumed, computes exactly what an unsplit run does).
@@ -24,6 +29,9 @@ import numpy as np
 from agentax.drivers import DynamicEpisodeDriver, DynamicStepDriver
 from agentax.environments import suite_jax
 from agentax.metrics import jax_metrics
+from agentax.core import JaxObserver
+from agentax.policies.random_jax_policy import RandomJaxPolicy
+from agentax.replay_buffers.jax_uniform_replay_buffer import JaxUniformReplayBuffer
 from agentax.replay_buffers.trajectory_recorder import TrajectoryRecorder
 from agentax.specs import array_spec
 from agentax.train.config import TrainConfig
@@ -40,6 +48,19 @@ class TrainerState(NamedTuple):
     iteration: Any
 
 
+class ReplayObserver(JaxObserver):
+    """A `JaxUniformReplayBuffer` as a compiled observer: each batched trajectory is one `add_batch`."""
+
+    def __init__(self, buffer: JaxUniformReplayBuffer):
+        self.buffer = buffer
+
+    def init(self, batch_size):
+        return self.buffer.init()
+
+    def update(self, state, trajectory):
+        return self.buffer.add_batch(state, trajectory)
+
+
 def _memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
@@ -51,8 +72,6 @@ class CompiledTrainer:
         if not isinstance(num_seeds, int) or num_seeds < 1:
             raise ValueError(f"`num_seeds` (--num-seeds) must be an integer >= 1, got {num_seeds!r}")
         collection = config.collection()
-        if not collection.on_policy:
-            raise NotImplementedError(f"{type(config).__name__}: the compiled trainer has no off-policy replay yet")
         self.config, self.num_seeds, self.collection = config, num_seeds, collection
         self.env = suite_jax.load(config.env, batch_size=collection.num_envs)
         self.eval_env = suite_jax.load(config.env, batch_size=config.num_eval_episodes)
@@ -61,17 +80,29 @@ class CompiledTrainer:
         if collection.episodes:
             # At most max_steps + 1 loop iterations finish `num_envs` episodes (one per env).
             self.capacity = max_steps + 1
-            make_driver = lambda observers: DynamicEpisodeDriver(self.env, self.agent.collect_policy, observers,
-                                                                 num_episodes=collection.episodes)
         else:
             self.capacity = math.ceil(collection.steps / collection.num_envs) + 1
-            make_driver = lambda observers: DynamicStepDriver(self.env, self.agent.collect_policy, observers,
-                                                              num_steps=collection.steps)
         self._check_memory()
-        self.recorder = TrajectoryRecorder(self.agent.collect_data_spec, self.capacity)
+        spec = self.agent.collect_data_spec
+        if collection.on_policy:
+            self.memory = TrajectoryRecorder(spec, self.capacity)
+        else:
+            self.memory = ReplayObserver(JaxUniformReplayBuffer(
+                spec, collection.num_envs, max(collection.replay_capacity // collection.num_envs, 1)))
         self.env_steps = jax_metrics.EnvironmentSteps()
         self.episodes = jax_metrics.NumberOfEpisodes()
-        self.driver = make_driver([self.recorder, self.env_steps, self.episodes])
+        observers = [self.memory, self.env_steps, self.episodes]
+        if collection.episodes:
+            self.driver = DynamicEpisodeDriver(self.env, self.agent.collect_policy, observers,
+                                               num_episodes=collection.episodes)
+        else:
+            self.driver = DynamicStepDriver(self.env, self.agent.collect_policy, observers, num_steps=collection.steps)
+        self.initial_driver = None
+        if collection.initial_collect_steps:
+            random_policy = RandomJaxPolicy(self.env.time_step_spec(), self.env.action_spec(),
+                                            self.agent.collect_policy.policy_state_spec)
+            self.initial_driver = DynamicStepDriver(self.env, random_policy, observers,
+                                                    num_steps=collection.initial_collect_steps)
         self.eval_iterations = (max_steps + 1) * 2
         self._init = jax.jit(jax.vmap(self.init))
         self._run = jax.jit(jax.vmap(self.run_iterations, in_axes=(0, None)))
@@ -83,31 +114,67 @@ class CompiledTrainer:
         """Refuse, before compiling, a batch whose recorded steps cannot fit in memory."""
         step_bytes = sum(int(np.prod(s.shape)) * np.dtype(s.dtype).itemsize
                          for s in array_spec.flatten(self.agent.collect_data_spec))
-        # The recorder, its batch-major copy, and activations and gradients of the train step.
-        need = self.capacity * self.collection.num_envs * self.num_seeds * (step_bytes * 3 + 4 * 1024)
+        # On-policy: the recorder, its batch-major copy, activations and gradients of the train step;
+        # off-policy: the replay.
+        collection = self.collection
+        held = (self.capacity * collection.num_envs * (step_bytes * 3 + 4 * 1024) if collection.on_policy
+                else collection.replay_capacity * step_bytes)
+        need = held * self.num_seeds
         have = _memory_bytes()
         if need > 0.5 * have:
             raise ValueError(
-                f"`collect_episodes_per_iteration`/`num_envs` ({self.collection.num_envs}) x `num_seeds` "
-                f"({self.num_seeds}) x {self.capacity} steps needs about {need / 2**30:.1f} GiB, more than half "
-                f"of this machine's {have / 2**30:.1f} GiB; use fewer environments or seeds")
+                f"the run holds about {need / 2**30:.1f} GiB of steps ({collection.num_envs} environments, "
+                f"replay capacity {collection.replay_capacity}, {self.num_seeds} seeds: `num_envs` / "
+                f"`collect_episodes_per_iteration`, `replay_capacity`, `num_seeds`), more than half of this "
+                f"machine's {have / 2**30:.1f} GiB; use fewer environments, seeds or a smaller replay")
 
     # ---- the pure core (one seed; vmapped by the shell)
     def init(self, key) -> TrainerState:
         agent_key, driver_key, train_key, eval_key = jax.random.split(key, 4)
-        return TrainerState(self.agent.init(agent_key), self.driver.initial_state(driver_key), train_key, eval_key,
+        driver_state = self.driver.initial_state(driver_key)
+        if self.initial_driver is not None:  # uniformly random steps into the replay first
+            driver_state = self.initial_driver.run_pure(None, driver_state)
+        return TrainerState(self.agent.init(agent_key), driver_state, train_key, eval_key,
                             jnp.asarray(0, jnp.int32))
 
     def iteration(self, state: TrainerState):
-        """Pure: collect with the current parameters, then one `train_step` on what was collected."""
-        observer_states = (self.recorder.init(self.collection.num_envs),) + state.driver.observer_states[1:]
-        driver_state = state.driver._replace(observer_states=observer_states)
+        """Pure: collect with the current parameters, then train on the memory."""
+        driver_state = state.driver
+        if self.collection.on_policy:  # a fresh recorder each iteration
+            fresh = (self.memory.init(self.collection.num_envs),) + driver_state.observer_states[1:]
+            driver_state = driver_state._replace(observer_states=fresh)
         driver_state = self.driver.run_pure(self.agent.collect_policy_params(state.agent), driver_state,
                                             maximum_iterations=self.capacity)
-        experience, mask = self.recorder.batch_major(driver_state.observer_states[0])
         key, train_key = jax.random.split(state.key)
-        agent_state, loss = self.agent.train_step(state.agent, experience, train_key, mask)
+        memory = driver_state.observer_states[0]
+        if self.collection.on_policy:
+            experience, mask = self.memory.batch_major(memory)
+            agent_state, loss = self.agent.train_step(state.agent, experience, train_key, mask)
+        else:
+            agent_state, loss = self._train_from_replay(state.agent, memory, train_key)
         return TrainerState(agent_state, driver_state, key, state.eval_key, state.iteration + 1), loss
+
+    def _train_from_replay(self, agent_state, replay, key):
+        """Pure: `train_steps_per_iteration` train steps on sampled sequences (none while the
+        replay holds fewer than `train_sequence_length` steps per row)."""
+        buffer, collection = self.memory.buffer, self.collection
+        length = self.agent.train_sequence_length
+
+        def one_step(carry, step_key):
+            sample_key, train_key = jax.random.split(step_key)
+            experience, _ = buffer.sample(replay, sample_key, collection.sample_batch_size, length)
+            return self.agent.train_step(carry, experience, train_key)
+
+        def train(agent_state):
+            keys = jax.random.split(key, collection.train_steps_per_iteration)
+            agent_state, losses = jax.lax.scan(one_step, agent_state, keys)
+            return agent_state, jax.tree.map(lambda x: x[-1], losses)
+
+        def skip(agent_state):
+            shapes = jax.eval_shape(train, agent_state)[1]
+            return agent_state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+        return jax.lax.cond(buffer.can_sample(replay, length), train, skip, agent_state)
 
     def run_iterations(self, state: TrainerState, count):
         """Pure: `count` iterations (a traced value); returns the state and the last loss."""

@@ -1,12 +1,19 @@
 """`PythonTrainer`: the Python path as TF-Agents' examples wire it, generic over agents.
 
 An `Actor` (a `PyDriver` over the Gymnasium environment with `PyJaxPolicy(agent.collect_policy)`)
-writes whole episodes into an `agentax.reverb` table through `ReverbAddEpisodeObserver`, as the
-REINFORCE tutorial does; a `Learner` samples them and calls `agent.train`. On-policy: each
-iteration trains on `sample_batch_size` episodes drawn uniformly from what was just collected
-(0: every collected episode once, from a queue table), then the table is cleared. Episodes of
-different lengths are padded into one batch with a mask (`pad_episodes`). The same shell as
-`CompiledTrainer` (one seed), so `train.run` drives either.
+writes into an `agentax.reverb` table; a `Learner` samples it and calls `agent.train`.
+
+- On-policy, as the REINFORCE tutorial: whole episodes through `ReverbAddEpisodeObserver`;
+  each iteration trains on `sample_batch_size` episodes drawn uniformly from what was just
+  collected (0: every collected episode once, from a queue table), then the table is
+  cleared. Episodes of different lengths are padded into one batch with a mask.
+- Off-policy, as TF-Agents' `dqn_train_eval.py`: `ReverbAddTrajectoryObserver` writes
+  sequences of `train_sequence_length` steps (stride 1) into a uniform table of
+  `replay_capacity` items, first filled by a random policy for `initial_collect_steps`;
+  the learner reads `as_dataset(sample_batch_size, num_steps=train_sequence_length)`. The
+  table's contents are part of the checkpoint, so a resumed run keeps its replay.
+
+The same shell as `CompiledTrainer` (one seed), so `train.run` drives either.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import numpy as np
 
 from agentax.environments import suite_gym
 from agentax.policies.py_jax_policy import PyJaxPolicy
+from agentax.policies.random_py_policy import RandomPyPolicy
 from agentax import reverb
 from agentax.replay_buffers import ReverbReplayBuffer, pad_episodes, reverb_utils
 from agentax.train.actor import Actor
@@ -36,39 +44,58 @@ class PythonTrainer:
         if num_seeds != 1:
             raise ValueError(f"`num_seeds` (--num-seeds) > 1 needs --trainer compiled, got {num_seeds}")
         collection = config.collection()
-        if not collection.on_policy or not collection.episodes:
-            raise NotImplementedError(f"{type(config).__name__}: the Python trainer has no off-policy replay yet")
         self.config, self.collection = config, collection
         self.env = suite_gym.load(config.env)
         self.env.seed(config.seed)
         self.eval_env = suite_gym.load(config.env)
         self.agent = config.make_agent(self.env.time_step_spec(), self.env.action_spec())
-        capacity = max(collection.episodes, 1)
-        if collection.sample_batch_size:
+        length = None if collection.on_policy else self.agent.train_sequence_length
+        capacity = max(collection.episodes, 1) if collection.on_policy else collection.replay_capacity
+        if collection.on_policy and not collection.sample_batch_size:
+            table = reverb.Table.queue(self.TABLE, max_size=capacity)
+        else:
             table = reverb.Table(self.TABLE, max_size=capacity, sampler=reverb.selectors.Uniform(),
                                  remover=reverb.selectors.Fifo(), rate_limiter=reverb.rate_limiters.MinSize(1))
+        self.server = reverb.Server([table])
+        self.replay = ReverbReplayBuffer(self.agent.collect_data_spec, self.TABLE, sequence_length=length,
+                                         local_server=self.server)
+        if collection.on_policy:
+            limit = getattr(self.env, "max_episode_steps", None)
+            self.observer = reverb_utils.ReverbAddEpisodeObserver(self.replay.py_client, self.TABLE,
+                                                                  max_sequence_length=(limit or 100_000) + 1)
         else:
-            table = reverb.Table.queue(self.TABLE, max_size=capacity)
-        self.replay = ReverbReplayBuffer(self.agent.collect_data_spec, self.TABLE, sequence_length=None,
-                                         local_server=reverb.Server([table]))
-        limit = getattr(self.env, "max_episode_steps", None)
-        self.observer = reverb_utils.ReverbAddEpisodeObserver(self.replay.py_client, self.TABLE,
-                                                              max_sequence_length=(limit or 100_000) + 1)
+            self.observer = reverb_utils.ReverbAddTrajectoryObserver(self.replay.py_client, self.TABLE,
+                                                                     sequence_length=length, stride_length=1)
         self.counters = common.Variable(np.zeros(2, np.int64), name="iterations_and_env_steps")
 
     def initialize(self) -> None:
+        collection, train_step = self.collection, self.agent.train_step_counter
         self.agent.initialize()
-        self.actor = Actor(self.env, PyJaxPolicy(self.agent.collect_policy), self.agent.train_step_counter,
-                           episodes_per_run=self.collection.episodes,
-                           observers=[self.observer, self._count_env_steps], summary_interval=0)
-        self.learner = Learner(None, self.agent.train_step_counter, self.agent, self._experience,
-                               checkpoint_interval=-1, summary_interval=0, use_kwargs_in_agent_train=True)
+        observers = [self.observer, self._count_env_steps]
+        self.actor = Actor(self.env, PyJaxPolicy(self.agent.collect_policy), train_step,
+                           episodes_per_run=collection.episodes or None, steps_per_run=collection.steps or None,
+                           observers=observers, summary_interval=0)
+        if collection.on_policy:
+            dataset_fn, kwargs = self._episodes, True
+        else:
+            dataset_fn, kwargs = lambda: self.replay.as_dataset(collection.sample_batch_size,
+                                                                num_steps=self.agent.train_sequence_length), False
+        self.learner = Learner(None, train_step, self.agent, dataset_fn, checkpoint_interval=-1,
+                               summary_interval=0, use_kwargs_in_agent_train=kwargs)
         self.eval_policy = PyJaxPolicy(self.agent.policy)
+        self._initial_collect_pending = bool(collection.initial_collect_steps)
 
     def _count_env_steps(self, trajectory) -> None:
         self.counters.value()[1] += int(np.sum(~np.asarray(trajectory.is_boundary())))
 
-    def _experience(self):
+    def _initial_collect(self) -> None:
+        """Fill the replay with `initial_collect_steps` steps of a uniformly random policy (once)."""
+        policy = RandomPyPolicy(self.env.time_step_spec(), self.env.action_spec(), seed=self.config.seed)
+        Actor(self.env, policy, self.agent.train_step_counter, steps_per_run=self.collection.initial_collect_steps,
+              observers=[self.observer, self._count_env_steps], summary_interval=0).run()
+        self._initial_collect_pending = False
+
+    def _episodes(self):
         """On-policy: `sample_batch_size` episodes of the last actor run (0: all of them), then clear."""
         client = self.replay.py_client
         while True:
@@ -84,9 +111,11 @@ class PythonTrainer:
         return int(self.counters.value()[0])
 
     def run(self, count: int) -> np.ndarray:
+        if self._initial_collect_pending and self.iteration_count == 0:
+            self._initial_collect()
         for _ in range(count):
             self.actor.run()
-            loss = self.learner.run(iterations=1)
+            loss = self.learner.run(iterations=self.collection.train_steps_per_iteration)
             self.counters.value()[0] += 1
         return np.asarray([float(loss.loss)], np.float64)
 
@@ -109,4 +138,22 @@ class PythonTrainer:
         pass
 
     def checkpoint_objects(self) -> dict:
-        return {"agent": self.agent, "counters": self.counters}
+        objects = {"agent": self.agent, "counters": self.counters}
+        if not self.collection.on_policy:
+            objects["replay"] = _ReplayContents(self.server)
+        return objects
+
+
+class _ReplayContents:
+    """A Reverb server's tables as a checkpointable object (shapes vary with the contents)."""
+
+    checkpoint_shapes_vary = True
+
+    def __init__(self, server):
+        self.server = server
+
+    def get_checkpoint_state(self):
+        return self.server.get_state()
+
+    def set_checkpoint_state(self, state) -> None:
+        self.server.set_state(state)

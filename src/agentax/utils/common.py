@@ -21,7 +21,11 @@ import numpy as np
 
 @runtime_checkable
 class Checkpointable(Protocol):
-    """An object whose whole state is a pytree of arrays."""
+    """An object whose whole state is a pytree of arrays.
+
+    An object whose arrays change shape as it runs (a replay table's contents) sets
+    `checkpoint_shapes_vary = True`: it is saved apart and restored as saved.
+    """
 
     def get_checkpoint_state(self) -> Any: ...
 
@@ -144,6 +148,11 @@ class Checkpointer:
     def directory(self) -> Path:
         return self._dir
 
+    def _split(self) -> tuple[dict, dict]:
+        """(objects with fixed shapes, objects whose shapes vary)."""
+        varying = {n: o for n, o in self._objects.items() if getattr(o, "checkpoint_shapes_vary", False)}
+        return {n: o for n, o in self._objects.items() if n not in varying}, varying
+
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
@@ -153,11 +162,15 @@ class Checkpointer:
     def save(self, global_step) -> Path:
         """Write every object's state as checkpoint `global_step` (an int or a `Variable`)."""
         step = int(global_step)
-        tree = {name: _state_of(name, obj) for name, obj in self._objects.items()}
-        tree = jax.tree.map(np.asarray, tree)
+        args = self._ocp.args
+        fixed, varying = self._split()
+        tree = jax.tree.map(np.asarray, {name: _state_of(name, obj) for name, obj in fixed.items()})
+        items = {"state": args.StandardSave(tree)}
+        items.update({f"varying_{name}": args.StandardSave(jax.tree.map(np.asarray, _state_of(name, obj)))
+                      for name, obj in varying.items()})
         if step in self._manager.all_steps():
             self._manager.delete(step)
-        self._manager.save(step, args=self._ocp.args.StandardSave(tree))
+        self._manager.save(step, args=args.Composite(**items))
         self._manager.wait_until_finished()
         return self._dir / str(step)
 
@@ -167,9 +180,15 @@ class Checkpointer:
         step = self._manager.latest_step() if step is None else step
         if step is None:
             return None
-        template = jax.tree.map(np.asarray, {name: _state_of(name, obj) for name, obj in self._objects.items()})
+        args = self._ocp.args
+        fixed, varying = self._split()
+        template = jax.tree.map(np.asarray, {name: _state_of(name, obj) for name, obj in fixed.items()})
+        items = {"state": args.StandardRestore(template)}
+        items.update({f"varying_{name}": args.StandardRestore() for name in varying})
         try:
-            restored = self._manager.restore(step, args=self._ocp.args.StandardRestore(template))
+            composite = self._manager.restore(step, args=args.Composite(**items))
+            restored = dict(composite["state"])
+            restored.update({name: composite[f"varying_{name}"] for name in varying})
         except FileNotFoundError as err:
             raise CheckpointError(f"checkpoint {self._dir / str(step)} is missing files: {err}") from err
         except (ValueError, KeyError, TypeError) as err:
@@ -179,7 +198,7 @@ class Checkpointer:
         except Exception as err:  # orbax/tensorstore raise their own types for damaged files
             raise CheckpointError(f"checkpoint {self._dir / str(step)} is damaged or unreadable: "
                                   f"{_short(err)}") from err
-        for name, obj in self._objects.items():
+        for name, obj in fixed.items():
             want, got = jax.tree.structure(template[name]), jax.tree.structure(restored[name])
             shapes_match = want == got and all(
                 np.shape(a) == np.shape(b) for a, b in zip(jax.tree.leaves(template[name]),
