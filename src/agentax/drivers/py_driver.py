@@ -10,6 +10,7 @@ from agentax.environments.py_environment import PyEnvironment
 from agentax.policies.py_policy import PyPolicy
 from agentax.trajectories import time_step as ts
 from agentax.trajectories.policy_step import PolicyStep
+from agentax.trajectories.time_step import new_named_tuple
 from agentax.trajectories.trajectory import Trajectory, Transition
 
 _LAST = int(ts.StepType.LAST)
@@ -54,18 +55,20 @@ class PyDriver:
         info_observers = self.info_observers
         batched = env.batched
         on_boundary = self._end_episode_on_boundary
+        max_steps, max_episodes = self._max_steps, self._max_episodes
         num_steps = num_episodes = 0
-        while num_steps < self._max_steps and num_episodes < self._max_episodes:
-            # Unbatched step types are compared as Python ints: 0-d array comparisons
-            # cost ten times more, and this loop is the hot path.
-            if not batched and num_episodes > 0 and int(time_step.step_type) == _FIRST:
+        # Unbatched step types are compared as Python ints, converted once per step:
+        # 0-d array comparisons cost ten times more, and this loop is the hot path.
+        step_type = None if batched else int(time_step.step_type)
+        while num_steps < max_steps and num_episodes < max_episodes:
+            if step_type == _FIRST and num_episodes > 0:
                 policy_state = policy.get_initial_state(None)
             action_step = policy.action(time_step, policy_state)
             next_time_step = env.step(action_step.action)
-            # Same fields as `trajectory.from_transition`, inlined: this is the hot loop.
-            traj = Trajectory(time_step.step_type, time_step.observation, action_step.action,
-                              action_step.info, next_time_step.step_type, next_time_step.reward,
-                              next_time_step.discount)
+            # `trajectory.from_transition`, inlined and built without NamedTuple's `__new__`.
+            traj = new_named_tuple(Trajectory, (time_step.step_type, time_step.observation, action_step.action,
+                                                action_step.info, next_time_step.step_type, next_time_step.reward,
+                                                next_time_step.discount))
             if transition_observers:
                 transition = Transition(time_step, PolicyStep(action_step.action, policy_state, action_step.info),
                                         next_time_step)
@@ -78,14 +81,22 @@ class PyDriver:
                 for observer in info_observers:
                     observer(info)
             if batched:
-                boundary = time_step.step_type == _LAST
-                num_steps += np.sum(~boundary)
-                num_episodes += np.sum(boundary if on_boundary else next_time_step.step_type == _LAST)
-            elif int(time_step.step_type) == _LAST:
-                num_episodes += on_boundary
+                steps, episodes = self._batch_counts(traj)
+                num_steps += steps
+                num_episodes += episodes
+                next_type = None
             else:
-                num_steps += 1
-                num_episodes += (not on_boundary) and int(next_time_step.step_type) == _LAST
-            time_step = next_time_step
-            policy_state = action_step.state
+                next_type = int(next_time_step.step_type)
+                if step_type == _LAST:
+                    num_episodes += on_boundary
+                else:
+                    num_steps += 1
+                    num_episodes += (not on_boundary) and next_type == _LAST
+            time_step, step_type, policy_state = next_time_step, next_type, action_step.state
         return time_step, policy_state
+
+    def _batch_counts(self, traj: Trajectory) -> tuple[int, int]:
+        """Steps and episodes one batched trajectory adds, summed over the batch."""
+        boundary = traj.step_type == _LAST
+        ended = boundary if self._end_episode_on_boundary else traj.next_step_type == _LAST
+        return int(np.sum(~boundary)), int(np.sum(ended))

@@ -70,13 +70,26 @@ class PyEnvironment(EnvironmentSpecs):
     def _check_action(self, action):
         """`action` in the spec's dtypes (lossless casts only), or `ValueError`."""
         if self._single_action_spec is None:
-            leaves = array_spec.flatten(self.action_spec())
-            self._single_action_spec = leaves[0] if len(leaves) == 1 and not self.batched else False
+            self._single_action_spec = self._fast_action_check()
         spec = self._single_action_spec
-        if spec and isinstance(action, (np.ndarray, np.generic)) and spec.check_array(action):
-            return action  # fast path: one unbatched spec, a valid NumPy action
+        if spec:  # one unbatched spec: a NumPy scalar of its type within bounds, or an array that fits
+            if type(action) is spec[0]:
+                if spec[1] <= action <= spec[2]:
+                    return action
+            elif isinstance(action, np.ndarray) and spec[3].check_array(action):
+                return action
         outer = (self.batch_size,) if self.batched else ()
         return array_spec.conform(self.action_spec(), action, "action", outer_dims=outer)  # raises with details
+
+    def _fast_action_check(self):
+        """`(scalar type, low, high, spec)` for one unbatched scalar spec, else False."""
+        leaves = array_spec.flatten(self.action_spec())
+        if len(leaves) != 1 or self.batched:
+            return False
+        spec = leaves[0]
+        if spec.shape != () or not isinstance(spec, array_spec.BoundedArraySpec):
+            return (None, None, None, spec)  # arrays only
+        return (spec.dtype.type, spec.minimum.item(), spec.maximum.item(), spec)
 
     @abc.abstractmethod
     def _reset(self) -> ts.TimeStep:

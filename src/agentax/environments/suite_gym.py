@@ -32,9 +32,8 @@ class GymWrapper(PyEnvironment):
         self._discount = np.float32(discount)
         self._observation_spec = array_spec.from_gym_space(gym_env.observation_space, name="observation")
         self._action_spec = array_spec.from_gym_space(gym_env.action_space, name="action")
-        discrete = isinstance(gym_env.action_space, gym.spaces.Discrete)
         # Gymnasium's Discrete spaces want a Python int; other spaces take arrays.
-        self._convert_action = (lambda a: int(a)) if discrete else (lambda a: a)
+        self._discrete_actions = isinstance(gym_env.action_space, gym.spaces.Discrete)
         self._next_seed: int | None = None
         self._info: dict = {}
 
@@ -58,7 +57,9 @@ class GymWrapper(PyEnvironment):
         return ts.restart(observation)
 
     def _step(self, action) -> ts.TimeStep:
-        observation, reward, terminated, truncated, self._info = self._env.step(self._convert_action(action))
+        if self._discrete_actions:
+            action = int(action)
+        observation, reward, terminated, truncated, self._info = self._env.step(action)
         if terminated:
             return ts.termination(observation, reward)
         if truncated:

@@ -102,16 +102,16 @@ class _EpisodeStatistic(PyMetric):
 
     def __call__(self, trajectory) -> None:
         step_type = trajectory.step_type
-        if (step_type.ndim if isinstance(step_type, np.ndarray) else np.ndim(step_type)) == 0:
+        if (step_type.ndim if type(step_type) is np.ndarray else np.ndim(step_type)) == 0:
             # Unbatched: plain floats, no array work (this runs every step).
             if self.batch_size is not None and self.batch_size != 1:
                 self._check_batch(1)
-            if int(step_type) == _FIRST:
-                self._scalar_running = 0.0
-            self._scalar_running += float(self._increment(trajectory))
+            running = 0.0 if int(step_type) == _FIRST else self._scalar_running
+            running += float(self._increment(trajectory))
             if int(trajectory.next_step_type) == _LAST:
-                self._buffer.append(self._scalar_running)
-                self._scalar_running = 0.0
+                self._buffer.append(running)
+                running = 0.0
+            self._scalar_running = running
             return
         step_type = np.asarray(trajectory.step_type)
         if self._running is None:

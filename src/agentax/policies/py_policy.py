@@ -14,7 +14,8 @@ from agentax.trajectories.policy_step import PolicyStep
 
 def outer_dims_of(time_step: ts.TimeStep) -> tuple[int, ...]:
     """The batch dimensions of a time step (`step_type` is a scalar per step)."""
-    return np.shape(time_step.step_type)
+    shape = getattr(time_step.step_type, "shape", None)  # an attribute read: this runs every step
+    return np.shape(time_step.step_type) if shape is None else tuple(shape)
 
 
 class PyPolicy(PolicySpecs, abc.ABC):
@@ -26,6 +27,8 @@ class PyPolicy(PolicySpecs, abc.ABC):
 
     def get_initial_state(self, batch_size: int | None = None):
         """Zero policy state, with a leading `batch_size` dimension when given."""
+        if self._policy_state_spec == ():  # stateless: called at every episode start, keep it cheap
+            return ()
         outer = () if batch_size is None else (batch_size,)
         return array_spec.zeros_from_spec(self._policy_state_spec, outer)
 

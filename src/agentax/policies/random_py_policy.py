@@ -7,6 +7,7 @@ import numpy as np
 from agentax.policies.py_policy import PyPolicy, outer_dims_of
 from agentax.specs import array_spec
 from agentax.trajectories.policy_step import PolicyStep
+from agentax.trajectories.time_step import new_named_tuple
 
 
 class RandomPyPolicy(PyPolicy):
@@ -28,24 +29,28 @@ class RandomPyPolicy(PyPolicy):
             self._discrete = (int(single.minimum), int(single.maximum), single.dtype)
         else:
             self._discrete = None
-        self._block: np.ndarray | None = None  # pre-drawn discrete actions
-        self._next = 0
+        self._block = iter(())  # pre-drawn discrete actions
+        self._block_outer: tuple[int, ...] | None = None
 
-    def _draw_discrete(self, outer: tuple[int, ...]) -> np.ndarray:
-        """One batch of discrete actions, drawn from blocks of 1024 for speed."""
-        block = self._block
-        if block is None or self._next == len(block) or block.shape[1:] != outer:
-            low, high, dtype = self._discrete
-            block = self._block = self._rng.integers(low, high, size=(1024,) + outer, dtype=dtype,
-                                                     endpoint=True)
-            self._next = 0
-        self._next += 1
-        return block[self._next - 1]
+    def _draw_discrete(self, outer: tuple[int, ...]):
+        """One batch of discrete actions, drawn from blocks of 1024 for speed (unbatched:
+        NumPy scalars of the spec's dtype, unpacked in one go)."""
+        if outer is self._block_outer or outer == self._block_outer:
+            action = next(self._block, None)
+            if action is not None:
+                return action
+        low, high, dtype = self._discrete
+        block = self._rng.integers(low, high, size=(1024,) + outer, dtype=dtype, endpoint=True)
+        self._block, self._block_outer = iter(list(block) if not outer else block), outer
+        return next(self._block)
 
     def _action(self, time_step, policy_state) -> PolicyStep:
-        outer = self._outer_dims if self._outer_dims is not None else outer_dims_of(time_step)
+        outer = self._outer_dims
+        if outer is None:
+            step_type = time_step.step_type
+            outer = step_type.shape if type(step_type) is np.ndarray else outer_dims_of(time_step)
         if self._discrete is not None:
             action = self._draw_discrete(outer)
         else:
             action = array_spec.sample_spec_nest(self._action_spec, self._rng, outer)
-        return PolicyStep(action, policy_state, ())
+        return new_named_tuple(PolicyStep, (action, policy_state, ()))  # PolicyStep, built cheaply

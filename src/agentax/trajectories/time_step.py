@@ -41,6 +41,11 @@ class TimeStep(NamedTuple):
         return self.step_type == StepType.LAST
 
 
+# `new_named_tuple(TimeStep, (a, b, c, d))` builds the tuple without the Python-level
+# `__new__` that NamedTuple generates: half the cost, for the per-step hot paths.
+new_named_tuple = tuple.__new__
+
+
 def _xp(observation):
     """`jnp` when the observation nest holds JAX arrays (or tracers), else `np`."""
     if isinstance(observation, np.ndarray):  # the common case, kept cheap
@@ -69,8 +74,26 @@ def restart(observation, batch_size: int | None = None, reward_spec=None) -> Tim
                     _filled(xp, batch_size, 1.0, np.float32), observation)
 
 
+def _frozen(value, dtype) -> np.ndarray:
+    arr = np.array(value, dtype)
+    arr.flags.writeable = False
+    return arr
+
+
+# Unbatched NumPy time steps share these read-only 0-d arrays: building a fresh one
+# costs a tenth of a Gymnasium CartPole step, and a step builds three.
+_NP_STEP_TYPES = {StepType.MID: _frozen(StepType.MID, np.int32), StepType.LAST: _frozen(StepType.LAST, np.int32)}
+_NP_FLOAT32 = {value: _frozen(value, np.float32) for value in (0.0, 1.0, -1.0)}
+_SCALARS = (float, int, np.float32, np.float64)
+
+
 def _step(step_type, observation, reward, discount) -> TimeStep:
     xp = _xp(observation)
+    if xp is np and type(reward) in _SCALARS and type(discount) in _SCALARS:  # the Python envs' hot path
+        shared_reward, shared_discount = _NP_FLOAT32.get(reward), _NP_FLOAT32.get(discount)
+        return new_named_tuple(TimeStep, (
+            _NP_STEP_TYPES[step_type], np.asarray(reward, np.float32) if shared_reward is None else shared_reward,
+            np.asarray(discount, np.float32) if shared_discount is None else shared_discount, observation))
     reward = xp.asarray(reward, np.float32)
     shape = reward.shape
     if not shape:  # unbatched: the hot path of Python environments
