@@ -118,8 +118,7 @@ def test_tensor_spec_from_spec_and_add_outer_dim_as_tf_agents_names_them():
     batched = tensor_spec.add_outer_dim(jax_spec, 3)
     assert batched["obs"].shape == (3, 4) and batched["act"].shape == (3,)
     assert float(batched["obs"].maximum) == 1.0 and batched["act"].dtype == np.int32
-    with pytest.raises(ValueError, match="`dim`"):
-        tensor_spec.add_outer_dim(spec)
+    assert tensor_spec.add_outer_dim(jax_spec)["obs"].shape == (None, 4)  # TF-Agents' default: any size
     with pytest.raises(ValueError, match="outer_dims"):
         array_spec.add_outer_dims_nest(spec, (-1,))
 

@@ -51,6 +51,7 @@ class PyDriver:
     def run(self, time_step: ts.TimeStep, policy_state=()):
         """Run from `time_step`; return the final `(time_step, policy_state)`."""
         env, policy = self.env, self.policy
+        act, env_step = policy.action, env.step  # bound once: this loop is the hot path
         observers, transition_observers = self.observers, self.transition_observers
         info_observers = self.info_observers
         batched = env.batched
@@ -63,8 +64,8 @@ class PyDriver:
         while num_steps < max_steps and num_episodes < max_episodes:
             if step_type == _FIRST and num_episodes > 0:
                 policy_state = policy.get_initial_state(None)
-            action_step = policy.action(time_step, policy_state)
-            next_time_step = env.step(action_step.action)
+            action_step = act(time_step, policy_state)
+            next_time_step = env_step(action_step.action)
             # `trajectory.from_transition`, inlined and built without NamedTuple's `__new__`.
             traj = new_named_tuple(Trajectory, (time_step.step_type, time_step.observation, action_step.action,
                                                 action_step.info, next_time_step.step_type, next_time_step.reward,

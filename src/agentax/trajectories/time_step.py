@@ -2,6 +2,8 @@
 
 The constructors work on NumPy and on JAX arrays alike (they follow the type of
 `observation`), so Python and compiled environments share one implementation.
+Unbatched NumPy time steps share read-only 0-d arrays for common step types,
+rewards and discounts: copy one before writing into it in place.
 """
 
 from __future__ import annotations
@@ -88,12 +90,13 @@ _SCALARS = (float, int, np.float32, np.float64)
 
 
 def _step(step_type, observation, reward, discount) -> TimeStep:
-    xp = _xp(observation)
-    if xp is np and type(reward) in _SCALARS and type(discount) in _SCALARS:  # the Python envs' hot path
+    if type(observation) is np.ndarray and type(reward) in _SCALARS and type(discount) in _SCALARS:
+        # The Python environments' hot path: an unbatched NumPy step.
         shared_reward, shared_discount = _NP_FLOAT32.get(reward), _NP_FLOAT32.get(discount)
         return new_named_tuple(TimeStep, (
             _NP_STEP_TYPES[step_type], np.asarray(reward, np.float32) if shared_reward is None else shared_reward,
             np.asarray(discount, np.float32) if shared_discount is None else shared_discount, observation))
+    xp = _xp(observation)
     reward = xp.asarray(reward, np.float32)
     shape = reward.shape
     if not shape:  # unbatched: the hot path of Python environments
