@@ -15,8 +15,12 @@ class PyEpsilonGreedyPolicy(PyPolicy):
 
     def __init__(self, greedy_policy: PyPolicy, epsilon: float, random_policy: PyPolicy | None = None,
                  seed: int | None = None):
-        if not 0.0 <= epsilon <= 1.0:
+        if not 0.0 <= epsilon <= 1.0:  # NaN fails this too
             raise ValueError(f"PyEpsilonGreedyPolicy: `epsilon` must be in [0, 1], got {epsilon}")
+        if random_policy is not None and random_policy.action_spec != greedy_policy.action_spec:
+            raise ValueError("PyEpsilonGreedyPolicy: `random_policy` acts in another action spec than the greedy "
+                             f"policy:\n  random_policy.action_spec: {random_policy.action_spec}\n"
+                             f"  greedy_policy.action_spec: {greedy_policy.action_spec}")
         super().__init__(greedy_policy.time_step_spec, greedy_policy.action_spec,
                          greedy_policy.policy_state_spec, greedy_policy.info_spec)
         self._greedy = greedy_policy
@@ -30,9 +34,9 @@ class PyEpsilonGreedyPolicy(PyPolicy):
         random_step = self._random.action(time_step, ())
         explore = self._rng.random(outer_dims_of(time_step)) < self._epsilon
 
-        def choose(random_action, greedy_action):
+        def choose(random_action, greedy_action):  # both in the spec's dtype: nothing to cast
             mask = np.reshape(explore, np.shape(explore) + (1,) * (np.ndim(greedy_action) - np.ndim(explore)))
-            return np.where(mask, random_action, greedy_action).astype(np.asarray(greedy_action).dtype)
+            return np.where(mask, random_action, greedy_action)
 
         action = jax.tree.map(choose, random_step.action, greedy_step.action)
         return PolicyStep(action, greedy_step.state, greedy_step.info)
