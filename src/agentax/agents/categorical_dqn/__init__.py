@@ -1,0 +1,1 @@
+"""Categorical DQN, C51 (Bellemare et al., 2017)."""
