@@ -259,3 +259,69 @@ def test_checkpointer_refuses_another_network_with_a_clear_error(tmp_path):
         common.Checkpointer(tmp_path / "ckpt", agent=bigger).initialize_or_restore()
     with pytest.raises(TypeError, match="`thing` must have get_checkpoint_state"):
         common.Checkpointer(tmp_path / "x", thing=object())
+
+
+def test_evaluation_on_a_batched_env_averages_whole_episodes():
+    """Rows of lengths 3 and 5 (reward 1 a step). Episodes end (is_last) at iterations 3 (A), 5 (B), 7 (A),
+    11 (A, then B); boundaries are counted one step later, so the 4th falls at iteration 12, where B's
+    boundary makes a 5th. The metric keeps the last 4 episodes: 5, 3, 3, 5 -> 4.0. (The old loop
+    summed both rows' rewards until both had ended.)"""
+    import sys
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from helpers import FixedLengthEnv
+
+    from agentax.environments import BatchedPyEnvironment
+    from agentax.policies import FixedPolicy
+    from agentax.train.evaluation import compute_avg_return
+
+    env = BatchedPyEnvironment([FixedLengthEnv(3), FixedLengthEnv(5)])
+    policy = FixedPolicy(env.time_step_spec(), env.action_spec(), np.int64(0))
+    assert compute_avg_return(env, policy, num_episodes=4) == pytest.approx(4.0)
+    single = FixedLengthEnv(5)
+    assert compute_avg_return(single, FixedPolicy(single.time_step_spec(), single.action_spec(), np.int64(0)),
+                              num_episodes=2) == 5.0
+    assert compute_avg_return(single, FixedPolicy(single.time_step_spec(), single.action_spec(), np.int64(0)),
+                              num_episodes=2, max_steps=3) == 0.0  # the cap stops before any episode ends
+    with pytest.raises(ValueError, match="`num_episodes`"):
+        compute_avg_return(single, policy, num_episodes=0)
+
+
+def test_normal_distribution_matches_the_formulas():
+    loc, scale = jnp.array([[0.5, -1.0]]), jnp.array([[2.0, 0.5]])
+    dist = Normal(loc, scale)
+    x = jnp.array([[1.5, -1.25]])
+    z = (np.array([1.5, -1.25]) - np.array([0.5, -1.0])) / np.array([2.0, 0.5])
+    expected = np.sum(-0.5 * z**2 - np.log([2.0, 0.5]) - 0.5 * np.log(2 * np.pi))
+    np.testing.assert_allclose(dist.log_prob(x), [expected], rtol=1e-6)
+    np.testing.assert_allclose(dist.entropy(), [np.sum(0.5 + 0.5 * np.log(2 * np.pi) + np.log([2.0, 0.5]))],
+                               rtol=1e-6)
+    samples = Normal(jnp.zeros((20000, 1)), jnp.full((20000, 1), 3.0)).sample(jax.random.PRNGKey(0))
+    assert abs(float(samples.mean())) < 0.1 and float(samples.std()) == pytest.approx(3.0, rel=0.03)
+    assert (dist.mode() == loc).all()
+
+
+def test_entropy_regularization_and_gradient_clipping_in_the_reinforce_loss():
+    obs = ArraySpec((4,), np.float32, "observation")
+    action = BoundedArraySpec((), np.int32, 0, 1, "action")
+    net = ActorDistributionNetwork(obs, action, fc_layer_params=())
+    params = {"params": {"logits": {"kernel": jnp.zeros((4, 2)), "bias": jnp.array([0.0, np.log(3.0)])}}}
+    batch = __import__("test_reinforce").tiny_batch()
+    batch = jax.tree.map(jnp.asarray, batch)
+    hparams = {"gamma": 1.0, "entropy_regularization": 0.1, "value_estimation_loss_coef": 0.2}
+    agent = ReinforceAgent(time_step_spec(obs), action, net, optax.sgd(1.0), normalize_returns=False,
+                           entropy_regularization=0.1)
+    info = agent.loss_fn(params, None, hparams, batch)
+    p = np.array([0.25, 0.75])
+    entropy = -np.sum(p * np.log(p))
+    # Entropy bonus: -coef * sum(entropy * valid weights) / number of steps (8); 6 valid steps.
+    assert float(info.extra.entropy_regularization_loss) == pytest.approx(-0.1 * entropy * 6 / 8, rel=1e-5)
+    # Gradient clipping: an update's global norm is at most the clip (plain SGD with lr 1).
+    clipped = ReinforceAgent(time_step_spec(obs), action, net, optax.sgd(1.0), normalize_returns=False,
+                             gradient_clipping=0.01)
+    state = clipped.init(jax.random.PRNGKey(0))._replace(actor_params=params)
+    new, _ = clipped.train_step(state, batch)
+    delta = jax.tree.map(lambda a, b: a - b, new.actor_params, params)
+    norm = float(optax.tree.norm(delta))
+    assert norm == pytest.approx(0.01, rel=1e-4)
+    with pytest.raises(ValueError, match="`gradient_clipping`"):
+        ReinforceAgent(time_step_spec(obs), action, net, optax.sgd(1.0), gradient_clipping=-1.0)

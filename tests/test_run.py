@@ -206,3 +206,25 @@ def test_list_version_and_help_show_the_presets_defaults(cache_dir):
     assert "(default: python)" in help_text and "(default: 0.001)" in help_text
     assert "--collect-episodes" in help_text and "{compiled,python}" in help_text
     assert "--json" in cli(cache_dir, "eval", "--help").stdout
+
+
+def test_a_saved_policy_drives_gymnasium_without_the_training_stack(tmp_path, cache_dir):
+    run_dir = tmp_path / "run"
+    cli(cache_dir, "train", "reinforce", "--iterations", "2", "--eval-interval", "2", "--log-interval", "2",
+        "--run-dir", str(run_dir), *SMALL)
+    expected = json.loads(cli(cache_dir, "eval", str(run_dir), "--episodes", "3", "--json").stdout)
+    script = f"""
+import json, sys
+from agentax.policies import policy_loader
+policy = policy_loader.load({str(run_dir / 'policies' / 'greedy_policy')!r})
+heavy = [m for m in ("flax", "optax", "gymnasium") if m in sys.modules]
+from agentax.environments import suite_gym  # the environment needs gymnasium; the policy did not
+from agentax.train.evaluation import compute_avg_return
+env = suite_gym.load("CartPole-v0")
+env.seed(20000)
+print(json.dumps({{"heavy": heavy, "average_return": compute_avg_return(env, policy, 3)}}))
+"""
+    argv, env = command(cache_dir, "x")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["heavy"] == [] and out["average_return"] == expected["average_return"]
