@@ -54,7 +54,7 @@ class PythonTrainer:
         if collection.on_policy and not collection.sample_batch_size:
             table = reverb.Table.queue(self.TABLE, max_size=capacity)
         else:
-            table = reverb.Table(self.TABLE, max_size=capacity, sampler=reverb.selectors.Uniform(),
+            table = reverb.Table(self.TABLE, max_size=capacity, sampler=reverb.selectors.Uniform(seed=config.seed),
                                  remover=reverb.selectors.Fifo(), rate_limiter=reverb.rate_limiters.MinSize(1))
         self.server = reverb.Server([table])
         self.replay = ReverbReplayBuffer(self.agent.collect_data_spec, self.TABLE, sequence_length=length,
@@ -79,7 +79,8 @@ class PythonTrainer:
             dataset_fn, kwargs = self._episodes, True
         else:
             dataset_fn, kwargs = lambda: self.replay.as_dataset(collection.sample_batch_size,
-                                                                num_steps=self.agent.train_sequence_length), False
+                                                                num_steps=self.agent.train_sequence_length,
+                                                                seed=self.config.seed), False
         self.learner = Learner(None, train_step, self.agent, dataset_fn, checkpoint_interval=-1,
                                summary_interval=0, use_kwargs_in_agent_train=kwargs)
         self.eval_policy = PyJaxPolicy(self.agent.policy)
