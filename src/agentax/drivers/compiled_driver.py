@@ -17,7 +17,9 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import io_callback
 
-from agentax.environments.jax_environment import JaxEnvironment, as_stateful
+from agentax.drivers import checks
+from agentax.environments.jax_environment import JaxEnvironment, StatefulJaxEnvironment, as_stateful
+from agentax.environments.py_environment import PyEnvironment
 from agentax.core import JaxObserver
 from agentax.policies.jax_policy import JaxPolicy
 from agentax.specs import array_spec
@@ -69,14 +71,20 @@ class CompiledDriver:
     def __init__(self, env, policy: JaxPolicy, observers: Sequence | None = None,
                  transition_observers: Sequence | None = None, limit: int = 1, limit_name: str = "num_steps",
                  seed: int = 0):
-        if int(limit) < 1:
-            raise ValueError(f"{type(self).__name__}: `{limit_name}` must be >= 1, got {limit}")
+        owner = type(self).__name__
+        self._limit = checks.count_limit(owner, limit_name, limit, 1)
+        if isinstance(env, PyEnvironment):
+            raise TypeError(f"{owner}: `env` is a Python environment ({type(env).__name__}); wrap it: "
+                            "JaxPyEnvironment(env), or drive it with PyDriver")
+        if not isinstance(env, (JaxEnvironment, StatefulJaxEnvironment)):
+            raise TypeError(f"{owner}: `env` must be a JaxEnvironment, got {type(env).__name__}")
+        if not isinstance(policy, JaxPolicy):
+            raise TypeError(f"{owner}: `policy` must be a JaxPolicy, got {type(policy).__name__}")
         self.env = as_stateful(env, seed)
         self.policy = policy
         _check_specs_match(self.env.env, policy)
-        self.observers = list(observers or [])
-        self.transition_observers = list(transition_observers or [])
-        self._limit = int(limit)
+        self.observers = checks.callables(owner, "observers", observers)
+        self.transition_observers = checks.callables(owner, "transition_observers", transition_observers)
         self._key = jax.random.PRNGKey(seed)
         self._run_jit = jax.jit(self.run_pure, static_argnums=(2, 3))
 
@@ -167,8 +175,9 @@ class CompiledDriver:
         state = DriverState(env.state, time_step, policy_state, key, self._observer_states(self.observers, True),
                             self._observer_states(self.transition_observers, True))
         params = self.policy.params if params is None else params
-        final = self._run_jit(params, state, int(limit),
-                              None if maximum_iterations is None else int(maximum_iterations))
+        maximum_iterations = checks.count_limit(f"{type(self).__name__}.run", "maximum_iterations",
+                                                maximum_iterations, 1)
+        final = self._run_jit(params, state, int(limit), maximum_iterations)
         env.set_state(final.env_state, final.time_step)
         for observers, states in ((self.observers, final.observer_states),
                                   (self.transition_observers, final.transition_observer_states)):

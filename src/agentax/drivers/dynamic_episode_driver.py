@@ -6,6 +6,7 @@ from typing import Sequence
 
 import jax.numpy as jnp
 
+from agentax.drivers import checks
 from agentax.drivers.compiled_driver import CompiledDriver
 from agentax.policies.jax_policy import JaxPolicy
 
@@ -29,8 +30,7 @@ class DynamicEpisodeDriver(CompiledDriver):
 
     def run(self, time_step=None, policy_state=None, num_episodes=None, maximum_iterations=None, params=None):
         """Run from `time_step` (default: `env.reset()`); return `(time_step, policy_state)`."""
-        if num_episodes is not None and num_episodes < 1:
-            raise ValueError(f"DynamicEpisodeDriver.run: `num_episodes` must be >= 1, got {num_episodes}")
+        num_episodes = checks.count_limit("DynamicEpisodeDriver.run", "num_episodes", num_episodes, 1)
         if time_step is None:
             time_step = self.env.reset()
         limit = self.num_episodes if num_episodes is None else num_episodes

@@ -6,6 +6,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from agentax.drivers import checks
+from agentax.environments.jax_environment import JaxEnvironment, StatefulJaxEnvironment
 from agentax.environments.py_environment import PyEnvironment
 from agentax.policies.py_policy import PyPolicy
 from agentax.trajectories import time_step as ts
@@ -33,23 +35,30 @@ class PyDriver:
                  info_observers: Sequence[Callable] | None = None,
                  max_steps: int | None = None, max_episodes: int | None = None,
                  end_episode_on_boundary: bool = True):
+        max_steps = checks.count_limit("PyDriver", "max_steps", max_steps, 0)
+        max_episodes = checks.count_limit("PyDriver", "max_episodes", max_episodes, 0)
         if not max_steps and not max_episodes:
             raise ValueError("PyDriver: set `max_steps` or `max_episodes` (or both) to a positive number; "
                              f"got max_steps={max_steps!r}, max_episodes={max_episodes!r}")
-        for name, limit in (("max_steps", max_steps), ("max_episodes", max_episodes)):
-            if limit is not None and limit < 0:
-                raise ValueError(f"PyDriver: `{name}` must be >= 0 or None, got {limit}")
+        if isinstance(env, (JaxEnvironment, StatefulJaxEnvironment)):
+            raise TypeError(f"PyDriver: `env` is a compiled environment ({type(env).__name__}); "
+                            "drive it with DynamicStepDriver / DynamicEpisodeDriver, or pass a PyEnvironment")
+        if not callable(getattr(policy, "action", None)):
+            raise TypeError(f"PyDriver: `policy` must be a policy (with `action(time_step, policy_state)`), "
+                            f"got {type(policy).__name__}")
         self.env = env
         self.policy = policy
-        self.observers = list(observers or [])
-        self.transition_observers = list(transition_observers or [])
-        self.info_observers = list(info_observers or [])
+        self.observers = checks.callables("PyDriver", "observers", observers)
+        self.transition_observers = checks.callables("PyDriver", "transition_observers", transition_observers)
+        self.info_observers = checks.callables("PyDriver", "info_observers", info_observers)
         self._max_steps = max_steps or np.inf
         self._max_episodes = max_episodes or np.inf
         self._end_episode_on_boundary = end_episode_on_boundary
 
     def run(self, time_step: ts.TimeStep, policy_state=()):
         """Run from `time_step`; return the final `(time_step, policy_state)`."""
+        if not isinstance(time_step, ts.TimeStep):
+            raise TypeError(f"PyDriver.run: `time_step` must be a TimeStep (e.g. env.reset()), got {time_step!r}")
         env, policy = self.env, self.policy
         act, env_step = policy.action, env.step  # bound once: this loop is the hot path
         observers, transition_observers = self.observers, self.transition_observers

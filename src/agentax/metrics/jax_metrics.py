@@ -38,6 +38,12 @@ class JaxMetric(JaxObserver):
     def _result(self, state):
         raise NotImplementedError
 
+    def __call__(self, trajectory) -> None:
+        if not hasattr(trajectory, "next_step_type"):
+            raise TypeError(f"{type(self).__name__} observes a `trajectory` (Trajectory), got "
+                            f"{type(trajectory).__name__}; pass it in `observers`, not `transition_observers`")
+        super().__call__(trajectory)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(result={self.result()})"
 

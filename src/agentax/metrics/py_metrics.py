@@ -15,6 +15,12 @@ from agentax.trajectories import time_step as ts
 _FIRST, _LAST = int(ts.StepType.FIRST), int(ts.StepType.LAST)
 
 
+def not_a_trajectory(metric, value) -> TypeError:
+    """The error an observer raises when it is given something else than a `Trajectory`."""
+    return TypeError(f"{type(metric).__name__} observes a `trajectory` (Trajectory), got {type(value).__name__}; "
+                     "pass it in `observers`, not `transition_observers` or `info_observers`")
+
+
 class PyMetric:
     """Base of Python metrics: `__call__(traj)`, `result()`, `reset()`."""
 
@@ -42,7 +48,10 @@ class NumberOfEpisodes(PyMetric):
         self.reset()
 
     def __call__(self, trajectory) -> None:
-        self._count += int(np.sum(trajectory.next_step_type == _LAST))
+        try:
+            self._count += int(np.sum(trajectory.next_step_type == _LAST))
+        except AttributeError:
+            raise not_a_trajectory(self, trajectory) from None
 
     def result(self) -> int:
         return self._count
@@ -59,7 +68,10 @@ class EnvironmentSteps(PyMetric):
         self.reset()
 
     def __call__(self, trajectory) -> None:
-        self._count += int(np.sum(trajectory.step_type != _LAST))
+        try:
+            self._count += int(np.sum(trajectory.step_type != _LAST))
+        except AttributeError:
+            raise not_a_trajectory(self, trajectory) from None
 
     def result(self) -> int:
         return self._count
@@ -101,6 +113,12 @@ class _EpisodeStatistic(PyMetric):
                              f"trajectories it observes have batch size {batch}")
 
     def __call__(self, trajectory) -> None:
+        try:
+            self._observe(trajectory)
+        except AttributeError:
+            raise not_a_trajectory(self, trajectory) from None
+
+    def _observe(self, trajectory) -> None:
         step_type = trajectory.step_type
         if (step_type.ndim if type(step_type) is np.ndarray else np.ndim(step_type)) == 0:
             # Unbatched: plain floats, no array work (this runs every step).

@@ -11,6 +11,35 @@ import jax
 import numpy as np
 
 
+def _check_shape(owner: str, shape) -> tuple:
+    """`shape` as a tuple of non-negative ints (or None: any size), or an error naming it."""
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{owner}: `shape` must be a sequence of ints, got {shape!r}") from None
+    for d in dims:
+        if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0):
+            raise ValueError(f"{owner}: `shape` must hold non-negative ints (or None), got {shape!r}")
+    return tuple(None if d is None else int(d) for d in dims)
+
+
+def _check_bound(arg: str, value, dtype: np.dtype) -> np.ndarray:
+    """A bound as an array of `dtype`: NaN and integer bounds that do not fit are refused;
+    float bounds round to the nearest `dtype` value."""
+    arr = np.asarray(value)
+    if arr.dtype.kind in "fc" and np.isnan(arr).any():
+        raise ValueError(f"BoundedArraySpec: `{arg}` must not be NaN, got {value!r}")
+    if np.issubdtype(dtype, np.integer) and arr.size:
+        info = np.iinfo(dtype)
+        if arr.dtype.kind in "fc" and not np.all(np.isinf(arr) | (arr == np.round(arr))):
+            raise ValueError(f"BoundedArraySpec: `{arg}` {value!r} is not a whole number, for dtype {dtype}")
+        if np.any(arr < info.min) or np.any(arr > info.max):
+            if arr.dtype.kind != "f" or np.any(np.isfinite(arr) & ((arr < info.min) | (arr > info.max))):
+                raise ValueError(f"BoundedArraySpec: `{arg}` {value!r} does not fit dtype {dtype}")
+            arr = np.clip(arr, info.min, info.max)  # an infinite bound is the dtype's limit
+    return arr.astype(dtype)
+
+
 class ArraySpec:
     """Describes an array: `shape`, `dtype` and an optional `name`.
 
@@ -21,8 +50,11 @@ class ArraySpec:
     __slots__ = ("_shape", "_dtype", "_name")
 
     def __init__(self, shape, dtype, name: str | None = None):
-        self._shape = tuple(None if d is None else int(d) for d in shape)
-        self._dtype = np.dtype(dtype)
+        self._shape = _check_shape(type(self).__name__, shape)
+        try:
+            self._dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}: `dtype` {dtype!r} is not a NumPy dtype") from None
         self._name = name
 
     @property
@@ -74,8 +106,8 @@ class BoundedArraySpec(ArraySpec):
         else:
             info = np.finfo(self.dtype)
             lo_default, hi_default = info.min, info.max
-        lo = np.asarray(lo_default if minimum is None else minimum, dtype=self.dtype)
-        hi = np.asarray(hi_default if maximum is None else maximum, dtype=self.dtype)
+        lo = _check_bound("minimum", lo_default if minimum is None else minimum, self.dtype)
+        hi = _check_bound("maximum", hi_default if maximum is None else maximum, self.dtype)
         for arg, bound in (("minimum", lo), ("maximum", hi)):
             try:
                 np.broadcast_to(bound, tuple(1 if d is None else d for d in self.shape))
