@@ -150,3 +150,27 @@ def test_python_and_cli_give_the_same_error():
 def test_num_seeds_must_be_positive():
     with pytest.raises(ValueError, match="--num-seeds"):
         CompiledTrainer(ReinforceConfig(**SMALL), num_seeds=0)
+
+
+def test_every_flag_spelling_of_the_first_cli_still_parses():
+    from agentax.cli import parse_train
+
+    config, options = parse_train("reinforce", [
+        "--preset", "tutorial", "--env", "CartPole-v1", "--trainer", "compiled", "--iterations", "7",
+        "--collect-episodes", "3", "--sample-batch-size", "2", "--learning-rate", "0.002", "--gamma", "0.9",
+        "--entropy-regularization", "0.01", "--gradient-clipping", "1.5", "--log-interval", "2",
+        "--eval-interval", "3", "--eval-episodes", "4", "--seed", "5", "--video-episodes", "0",
+        "--fc-layers", "16", "16", "--value-fc-layers", "8", "--no-value-baseline", "--no-normalize-returns",
+        "--run-dir", "/tmp/x", "--no-progress"])
+    assert (config.env, config.trainer, config.iterations, config.collect_episodes_per_iteration) == \
+        ("CartPole-v1", "compiled", 7, 3)
+    assert (config.sample_batch_size, config.learning_rate, config.gamma, config.entropy_regularization) == \
+        (2, 0.002, 0.9, 0.01)
+    assert (config.gradient_clipping, config.log_interval, config.eval_interval, config.num_eval_episodes) == \
+        (1.5, 2, 3, 4)
+    assert (config.seed, config.video_episodes, config.fc_layer_params, config.value_fc_layer_params) == \
+        (5, 0, (16, 16), (8,))
+    assert not config.value_baseline and not config.normalize_returns
+    assert options.run_dir == "/tmp/x" and options.no_progress and options.preset == "tutorial"
+    defaults, _ = parse_train("reinforce", [])
+    assert defaults == ReinforceConfig()  # the defaults did not change
