@@ -1,0 +1,139 @@
+"""DQN's training config and presets (every field is a CLI flag of `agentax train dqn`);
+Double DQN's (`ddqn_config.py`) and C51's configs share its fields."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Literal
+
+import tyro
+
+from agentax.train.config import Collection, TrainConfig, check, check_finite, check_layers, check_positive_int
+
+
+def _alias(*names: str):
+    return tyro.conf.arg(aliases=names)
+
+
+@dataclasses.dataclass
+class DqnConfig(TrainConfig):
+    """DQN: Q-learning from a replay with a target network and epsilon-greedy collection."""
+
+    env: str = "CartPole-v1"
+    iterations: int = 200
+    eval_interval: int = 10
+    log_interval: int = 10
+    num_envs: int = 8
+    """compiled trainer: environments stepped side by side (the Python trainer steps one)"""
+    collect_steps_per_iteration: Annotated[int, _alias("--collect-steps")] = 256
+    """environment steps collected per iteration (summed over the environments)"""
+    train_steps_per_iteration: Annotated[int, _alias("--train-steps")] = 128
+    """gradient steps per iteration, each on `sample_batch_size` sampled sequences"""
+    initial_collect_steps: int = 1000
+    """uniformly random steps put into the replay before the first iteration"""
+    replay_capacity: int = 100_000
+    """steps the replay holds (oldest dropped first)"""
+    sample_batch_size: Annotated[int, _alias("--batch-size")] = 64
+    """sequences of n_step_update + 1 steps per gradient step"""
+    fc_layer_params: Annotated[tuple[int, ...], _alias("--fc-layers")] = (256, 256)
+    """Q-network hidden layer sizes"""
+    learning_rate: float = 2.3e-3
+    """Adam learning rate"""
+    gamma: float = 0.99
+    """discount of future rewards"""
+    n_step_update: int = 1
+    """steps of rewards in each TD target (sequences of n_step_update + 1 are sampled)"""
+    epsilon_greedy: float = 0.04
+    """probability of a random action while collecting (after the decay)"""
+    epsilon_start: float = 1.0
+    """epsilon at train step 0, decaying linearly to epsilon_greedy"""
+    epsilon_decay_steps: int = 4000
+    """train steps over which epsilon decays (0 = epsilon_greedy throughout)"""
+    target_update_period: int = 128
+    """train steps between target network updates"""
+    target_update_tau: float = 1.0
+    """fraction of the way the target moves to the online network at each update (1 = copy)"""
+    td_errors_loss: Literal["huber", "squared"] = "huber"
+    """element-wise TD loss"""
+    reward_scale_factor: float = 1.0
+    """rewards are multiplied by this"""
+    gradient_clipping: float = 10.0
+    """clip each gradient array to this norm (0 = off)"""
+
+    agent_name = "dqn"
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_positive_int(self, "num_envs", "collect_steps_per_iteration", "train_steps_per_iteration",
+                           "replay_capacity", "sample_batch_size", "n_step_update", "target_update_period")
+        for name in ("initial_collect_steps", "epsilon_decay_steps"):
+            value = getattr(self, name)
+            check(isinstance(value, int) and value >= 0, name, "an integer >= 0", value)
+        check_finite(self, "learning_rate", strict=True)
+        check_finite(self, "gamma", maximum=1.0)
+        check_finite(self, "epsilon_greedy", maximum=1.0)
+        check_finite(self, "epsilon_start", maximum=1.0)
+        check_finite(self, "target_update_tau", strict=True, maximum=1.0)
+        check_finite(self, "reward_scale_factor", minimum=float("-inf"))
+        check_finite(self, "gradient_clipping")
+        check_layers(self, "fc_layer_params")
+        check(self.td_errors_loss in ("huber", "squared"), "td_errors_loss", "'huber' or 'squared'",
+              self.td_errors_loss)
+        if self.trainer == "compiled":
+            check(self.collect_steps_per_iteration % self.num_envs == 0, "collect_steps_per_iteration",
+                  f"a multiple of num_envs={self.num_envs} on the compiled trainer", self.collect_steps_per_iteration)
+
+    # ---- what DDQN and C51 change
+    def agent_class(self):
+        from agentax.agents.dqn.dqn_agent import DqnAgent
+        return DqnAgent
+
+    def make_network(self, time_step_spec, action_spec):
+        from agentax.networks import QNetwork
+        return QNetwork(time_step_spec.observation, action_spec, fc_layer_params=tuple(self.fc_layer_params))
+
+    def agent_kwargs(self) -> dict:
+        """The agent's keyword arguments beyond specs, network and optimizer."""
+        import optax
+
+        from agentax.utils import common
+        epsilon = (optax.linear_schedule(self.epsilon_start, self.epsilon_greedy, self.epsilon_decay_steps)
+                   if self.epsilon_decay_steps else self.epsilon_greedy)
+        loss = {"huber": common.element_wise_huber_loss, "squared": common.element_wise_squared_loss}
+        return dict(epsilon_greedy=epsilon, n_step_update=self.n_step_update,
+                    target_update_tau=self.target_update_tau, target_update_period=self.target_update_period,
+                    td_errors_loss_fn=loss[self.td_errors_loss], gamma=self.gamma,
+                    reward_scale_factor=self.reward_scale_factor, gradient_clipping=self.gradient_clipping or None,
+                    seed=self.seed)
+
+    # ---- what every config supplies
+    def make_agent(self, time_step_spec, action_spec):
+        import optax
+
+        optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=self.learning_rate)
+        return self.agent_class()(time_step_spec, action_spec, self.make_network(time_step_spec, action_spec),
+                                  optimizer, **self.agent_kwargs())
+
+    def collection(self) -> Collection:
+        return Collection(num_envs=self.num_envs if self.trainer == "compiled" else 1,
+                          steps=self.collect_steps_per_iteration, on_policy=False,
+                          sample_batch_size=self.sample_batch_size, replay_capacity=self.replay_capacity,
+                          initial_collect_steps=self.initial_collect_steps,
+                          train_steps_per_iteration=self.train_steps_per_iteration)
+
+
+PRESETS = {
+    "default": DqnConfig(),
+    "tutorial": DqnConfig(env="CartPole-v0", trainer="python", iterations=20_000, num_envs=1,
+                          collect_steps_per_iteration=1, train_steps_per_iteration=1, initial_collect_steps=100,
+                          replay_capacity=100_000, sample_batch_size=64, fc_layer_params=(100, 50),
+                          learning_rate=1e-3, gamma=1.0, epsilon_greedy=0.1, epsilon_decay_steps=0,
+                          target_update_period=1, td_errors_loss="squared", gradient_clipping=0.0,
+                          log_interval=200, eval_interval=1000, num_eval_episodes=10),
+    "zoo": DqnConfig(trainer="python", iterations=196, num_envs=1),
+}
+"""'default' solves CartPole-v1 on the compiled trainer (rl-baselines3-zoo's DQN CartPole-v1
+hyperparameters, 8 environments); 'tutorial' is TF-Agents' 1_dqn_tutorial exactly (CartPole-v0,
+Python trainer, gamma 1, squared loss, target = online network every step); 'zoo' is the zoo's
+configuration on the Python trainer (50k environment steps)."""
+CONFIG = DqnConfig
