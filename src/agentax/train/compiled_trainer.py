@@ -104,11 +104,26 @@ class CompiledTrainer:
             self.initial_driver = DynamicStepDriver(self.env, random_policy, observers,
                                                     num_steps=collection.initial_collect_steps)
         self.eval_iterations = (max_steps + 1) * 2
-        self._init = jax.jit(jax.vmap(self.init))
-        self._run = jax.jit(jax.vmap(self.run_iterations, in_axes=(0, None)))
-        self._eval = jax.jit(jax.vmap(self.evaluate))
+        self._init = jax.jit(self._over_seeds(self.init))
+        self._run = jax.jit(self._over_seeds(self.run_iterations, in_axes=(0, None)))
+        self._eval = jax.jit(self._over_seeds(self.evaluate))
         self.state: TrainerState | None = None
         self.compile_seconds = 0.0
+
+    def _over_seeds(self, fn, in_axes=0):
+        """`fn` over the leading seed axis: `vmap` for several seeds; for one, a plain call between a
+        squeeze and an expand, because `vmap` turns the drivers' `while_loop`s into loops that
+        `select` their whole carry (the recorder included) at every step."""
+        if self.num_seeds > 1:
+            return jax.vmap(fn, in_axes=in_axes)
+        axes = in_axes if isinstance(in_axes, tuple) else None
+
+        def one_seed(*args):
+            args = [a if axes is not None and axes[i] is None else jax.tree.map(lambda x: x[0], a)
+                    for i, a in enumerate(args)]
+            return jax.tree.map(lambda x: x[None], fn(*args))
+
+        return one_seed
 
     def _check_memory(self) -> None:
         """Refuse, before compiling, a batch whose recorded steps cannot fit in memory."""
