@@ -145,7 +145,7 @@ def train_run(config: TrainConfig, run_dir: str | Path | None = None, *, num_see
         staging = run_dir.with_name(f".{run_dir.name}.partial-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
         try:
-            with _Session(config, staging, trainer, start, progress, echo) as session:
+            with _Session(config, staging, trainer, start, trainer.compile_seconds, progress, echo) as session:
                 session.evaluate_and_log(0)
                 session.save_checkpoint()
             if run_dir.exists():
@@ -153,7 +153,10 @@ def train_run(config: TrainConfig, run_dir: str | Path | None = None, *, num_see
             os.rename(staging, run_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    with _Session(config, run_dir, trainer, start, progress, echo) as session:
+        start, compile_seconds = time.perf_counter(), 0.0  # the checkpoint's clock counts what came before
+    else:
+        compile_seconds = trainer.compile_seconds
+    with _Session(config, run_dir, trainer, start, compile_seconds, progress, echo) as session:
         if continuing:
             echo(f"resuming {run_dir} from iteration {trainer.iteration_count}")
         session.train()
@@ -163,9 +166,12 @@ def train_run(config: TrainConfig, run_dir: str | Path | None = None, *, num_see
 class _Session:
     """One process's work on a run directory: restore, train in chunks, log, checkpoint, finish."""
 
-    def __init__(self, config: TrainConfig, run_dir: Path, trainer, start: float, progress: bool, echo):
+    def __init__(self, config: TrainConfig, run_dir: Path, trainer, start: float, compile_seconds: float,
+                 progress: bool, echo):
+        """`start`: when this session's time began; `compile_seconds`: how much of it was compilation."""
         self.config, self.run_dir, self.trainer, self.start, self.progress, self.echo = (
             config, run_dir, trainer, start, progress, echo)
+        self.compile_seconds = compile_seconds
         run_dir.mkdir(parents=True, exist_ok=True)
         self.clock = common.Variable(np.zeros(2, np.float64), name="wall_and_train_seconds")
         self.checkpointer = common.Checkpointer(run_dir / CHECKPOINT_DIR, max_to_keep=3, clock=self.clock,
@@ -199,7 +205,7 @@ class _Session:
     def elapsed(self) -> tuple[float, float]:
         """(wall seconds, wall seconds excluding compilation), over every session of the run."""
         now = time.perf_counter() - self.start
-        return self.offsets[0] + now, self.offsets[1] + now - self.trainer.compile_seconds
+        return self.offsets[0] + now, self.offsets[1] + now - self.compile_seconds
 
     def log(self, row: dict) -> None:
         self.rows.append(row)
