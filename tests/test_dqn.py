@@ -362,3 +362,20 @@ def test_config_collection_and_agents():
         DqnConfig(n_step_update=0)
     with pytest.raises(ValueError, match="--collect-steps-per-iteration"):
         dataclasses.replace(config, collect_steps_per_iteration=100)
+
+
+# ---------------------------------------------------------------- networks
+
+def test_q_networks_on_images_and_dict_observations():
+    image = ArraySpec((10, 10, 3), np.uint8, name="image")
+    net = QNetwork(image, FOUR_ACTIONS, conv_layer_params=((8, 3, 2), (4, 3, 1)), fc_layer_params=(16,))
+    params = net.init(jax.random.PRNGKey(0), np.zeros((1, 10, 10, 3), np.uint8))
+    # 10x10 -> 4x4x8 (kernel 3, stride 2) -> 2x2x4 (kernel 3, stride 1) -> 16 -> 4 Q-values.
+    assert params["params"]["encoder"]["Dense_0"]["kernel"].shape == (16, 16)
+    assert net.apply(params, np.zeros((2, 5, 10, 10, 3), np.uint8)).shape == (2, 5, 4)
+    nested = {"position": ArraySpec((2,), np.float32), "count": ArraySpec((), np.int32)}
+    net = QNetwork(nested, ACTION_SPEC, fc_layer_params=(8,))
+    params = net.init(jax.random.PRNGKey(0), {"position": np.zeros((1, 2)), "count": np.zeros((1,), np.int32)})
+    assert params["params"]["encoder"]["Dense_0"]["kernel"].shape == (3, 8)  # 2 + 1 features concatenated
+    with pytest.raises(ValueError, match="single image observation"):
+        QNetwork(OBS_SPEC, ACTION_SPEC, conv_layer_params=((4, 3, 1),)).init(jax.random.PRNGKey(0), np.zeros((1, 2)))
