@@ -130,7 +130,7 @@ class _UniformState(_SelectorState):
 
     def sample_batch(self, n):
         n_items = self.dense.size
-        rows = self.dense.rows[self.rng.integers(0, n_items, size=n)]
+        rows = self.dense.rows[(self.rng.random(n) * n_items).astype(np.int64)]
         return rows, np.full(n, 1.0 / n_items)
 
 

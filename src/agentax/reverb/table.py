@@ -124,10 +124,11 @@ class Table:
         self._rows: dict[int, int] = {}       # key -> row
         self._free_rows: list[int] = []
         self._next_row = 0
-        self._keys = np.zeros(n, np.int64)
-        self._priority = np.zeros(n, np.float64)
-        self._times = np.zeros(n, np.int32)
-        self._length = np.zeros(n, np.int32)
+        # per-item fields side by side (one cache line per item when sampling), used through views
+        self._meta = np.zeros(n, [("key", np.int64), ("priority", np.float64), ("times", np.int32),
+                                  ("length", np.int32)])
+        self._keys, self._priority = self._meta["key"], self._meta["priority"]
+        self._times, self._length = self._meta["times"], self._meta["length"]
         self._order = np.zeros(n, np.int64)
         self._squeeze = np.zeros(n, np.bool_)
         self._steps = np.zeros((n, 1), np.int32)
@@ -523,17 +524,18 @@ class Table:
             if self._sampler.batchable and self._max_times_sampled == 0:
                 n = self._limiter.num_samples_allowed(num_samples)
                 rows, probs = self._sampler.sample_batch(n)
+                meta = self._meta[rows]
+                times = meta["times"] + 1
                 sorted_rows = np.sort(rows)
                 if n > 1 and np.any(sorted_rows[1:] == sorted_rows[:-1]):
-                    times = self._times[rows] + _occurrence(rows) + 1
+                    times += _occurrence(rows)
                     np.add.at(self._times, rows, 1)
                 else:
-                    times = self._times[rows] + 1
                     self._times[rows] = times
                 self._limiter.samples += n
-                info = SampleInfo(self._keys[rows], probs, np.full(n, len(self._rows), np.int64),
-                                  self._priority[rows], times)
-                data = self._gather(rows)
+                info = SampleInfo(meta["key"], probs, np.full(n, len(self._rows), np.int64),
+                                  meta["priority"], times)
+                data = self._gather(rows, meta["length"])
             else:
                 info, data = self._sample_one_by_one(num_samples)
             self._cond.notify_all()
@@ -559,9 +561,10 @@ class Table:
                           np.array(prios), np.array(times, np.int32))
         return info, _concat(datas)
 
-    def _gather(self, rows: np.ndarray):
+    def _gather(self, rows: np.ndarray, lengths=None):
         """Flat column arrays `[n, T, ...]` (or `[n, ...]` for squeezed items) for `rows`."""
-        lengths = self._length[rows]
+        if lengths is None:
+            lengths = self._length[rows]
         if len(rows) and np.any(lengths != lengths[0]):
             return _Ragged([self._gather(rows[i:i + 1]) for i in range(len(rows))])
         length = int(lengths[0]) if len(rows) else 0
