@@ -1,6 +1,7 @@
-"""Specs for arrays and nests of arrays."""
+"""Specs for arrays and nests of arrays (`tensor_spec` holds the JAX-side helpers)."""
 
-from agentax.specs.array_spec import (ArraySpec, BoundedArraySpec, from_gym_space, sample_spec_nest,
-                                      validate)
+from agentax.specs.array_spec import (ArraySpec, BoundedArraySpec, conform, from_gym_space, lossless_cast,
+                                      sample_spec_nest, validate)
 
-__all__ = ["ArraySpec", "BoundedArraySpec", "from_gym_space", "sample_spec_nest", "validate"]
+__all__ = ["ArraySpec", "BoundedArraySpec", "conform", "from_gym_space", "lossless_cast", "sample_spec_nest",
+           "validate"]
