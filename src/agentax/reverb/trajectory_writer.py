@@ -117,19 +117,21 @@ class TrajectoryWriter:
         self._check_open()
         if partial_step:
             raise NotImplementedError("agentax's TrajectoryWriter does not support partial_step")
-        flat, treedef = _flatten(data)
-        values = [x if isinstance(x, _ARRAYS) else np.asarray(x) for x in flat]
+        values, treedef = _flatten(data)
         if self._treedef is None:
+            values = [np.asarray(x) if not isinstance(x, _ARRAYS) else x for x in values]
             self._treedef = treedef
-            self._history = jax.tree.unflatten(treedef, [_ColumnHistory(self, i) for i in range(len(flat))])
-            self._layout = [(v.shape, v.dtype) for v in values]
+            self._history = jax.tree.unflatten(treedef, [_ColumnHistory(self, i) for i in range(len(values))])
+            self._layout = [(type(v), v.shape, v.dtype) for v in values]
             self._all_columns = tuple(range(len(values)))
         elif treedef != self._treedef:
             raise ValueError(f"append: the data's structure {treedef} differs from the first step's "
                              f"{self._treedef}")
-        for v, (shape, dtype) in zip(values, self._layout):
-            if v.dtype is not dtype and v.dtype != dtype or v.shape != shape:
-                self._layout_error(values)
+        for v, (kind, shape, dtype) in zip(values, self._layout):
+            # a NumPy scalar of the first step's type has its dtype and shape (); arrays are checked
+            if type(v) is not kind or kind is np.ndarray and (v.dtype != dtype or v.shape != shape):
+                values = self._conform(values)
+                break
         uid = next(table_lib._uids)
         self._alive[uid] = values
         self._order.append(uid)
@@ -137,12 +139,16 @@ class TrajectoryWriter:
             del self._alive[self._order.popleft()]
         self._episode.append(uid)
 
-    def _layout_error(self, values):
-        paths = table_lib._paths(self._treedef)
-        for path, v, (shape, dtype) in zip(paths, values, self._layout):
+    def _conform(self, values) -> list:
+        """`values` as arrays of the first step's shapes and dtypes, or a ValueError naming the leaf."""
+        values = [np.asarray(x) if not isinstance(x, _ARRAYS) else x for x in values]
+        paths = None
+        for i, (v, (_, shape, dtype)) in enumerate(zip(values, self._layout)):
             if v.shape != shape or v.dtype != dtype:
-                raise ValueError(f"append: leaf {path} has shape {v.shape} dtype {v.dtype}, but its first "
+                paths = paths or table_lib._paths(self._treedef)
+                raise ValueError(f"append: leaf {paths[i]} has shape {v.shape} dtype {v.dtype}, but its first "
                                  f"step had shape {shape} dtype {dtype}")
+        return values
 
     @property
     def history(self):
@@ -184,7 +190,7 @@ class TrajectoryWriter:
         self._check_open()
         if not 1 <= num_steps <= len(self._episode):
             raise ValueError(f"num_steps ({num_steps}) must be in [1, {len(self._episode)}] (episode steps)")
-        self._enqueue(table, priority, tuple(self._episode[-num_steps:]), None, self._treedef, False)
+        self._enqueue(table, priority, self._episode[-num_steps:], None, self._treedef, False)
 
     def _enqueue(self, table, priority, uids, columns, treedef, squeeze) -> None:
         if priority is not self._last_priority[0]:
@@ -202,7 +208,8 @@ class TrajectoryWriter:
         if columns is None:
             columns = self._all_columns
         item = table_lib.NewItem(next(_keys), priority, steps, columns, treedef, squeeze)
-        shape_key = (target, columns, treedef, len(steps), squeeze)
+        shape_key = (target, len(steps)) if columns is self._all_columns and treedef is self._treedef \
+            and not squeeze else (target, columns, treedef, len(steps), squeeze)
         if shape_key not in self._accepted:
             target.prepare(item)
             self._accepted.add(shape_key)
