@@ -26,7 +26,8 @@ from agentax.train.config import TrainConfig
 from agentax.train.triggers import GREEDY_POLICY_SAVED_MODEL_DIR, PolicySavedModelTrigger
 from agentax.utils import common
 
-AGENTS = {"reinforce": "agentax.agents.reinforce.config"}
+AGENTS = {"reinforce": "agentax.agents.reinforce.config", "dqn": "agentax.agents.dqn.config",
+          "ddqn": "agentax.agents.dqn.ddqn_config", "c51": "agentax.agents.categorical_dqn.config"}
 """Agent name -> the module holding its `CONFIG` class and `PRESETS`."""
 
 CHECKPOINT_DIR = "checkpoints"

@@ -24,7 +24,8 @@ class Checkpointable(Protocol):
     """An object whose whole state is a pytree of arrays.
 
     An object whose arrays change shape as it runs (a replay table's contents) sets
-    `checkpoint_shapes_vary = True`: it is saved apart and restored as saved.
+    `checkpoint_shapes_vary = True`: its state, nested dicts of arrays, is saved apart as
+    one `.npz` blob (empty arrays included) and restored as saved.
     """
 
     def get_checkpoint_state(self) -> Any: ...
@@ -166,7 +167,7 @@ class Checkpointer:
         fixed, varying = self._split()
         tree = jax.tree.map(np.asarray, {name: _state_of(name, obj) for name, obj in fixed.items()})
         items = {"state": args.StandardSave(tree)}
-        items.update({f"varying_{name}": args.StandardSave(jax.tree.map(np.asarray, _state_of(name, obj)))
+        items.update({f"varying_{name}": args.StandardSave({"npz": _pack(_state_of(name, obj))})
                       for name, obj in varying.items()})
         if step in self._manager.all_steps():
             self._manager.delete(step)
@@ -188,7 +189,7 @@ class Checkpointer:
         try:
             composite = self._manager.restore(step, args=args.Composite(**items))
             restored = dict(composite["state"])
-            restored.update({name: composite[f"varying_{name}"] for name in varying})
+            restored.update({name: _unpack(composite[f"varying_{name}"]["npz"]) for name in varying})
         except FileNotFoundError as err:
             raise CheckpointError(f"checkpoint {self._dir / str(step)} is missing files: {err}") from err
         except (ValueError, KeyError, TypeError) as err:
@@ -210,6 +211,41 @@ class Checkpointer:
             obj.set_checkpoint_state(restored[name])
         logging.getLogger(__name__).info("restored checkpoint %s", self._dir / str(step))
         return step
+
+
+def _pack(state: dict) -> np.ndarray:
+    """Nested dicts of arrays as the bytes of one `.npz` (keys joined with '/')."""
+    import io
+
+    flat = {}
+
+    def walk(prefix, node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if "/" in str(key):
+                    raise ValueError(f"Checkpointer: key {key!r} may not contain '/'")
+                walk(f"{prefix}/{key}" if prefix else str(key), value)
+        else:
+            flat[prefix] = np.asarray(node)
+
+    walk("", state)
+    buffer = io.BytesIO()
+    np.savez(buffer, **flat)
+    return np.frombuffer(buffer.getvalue(), np.uint8).copy()
+
+
+def _unpack(blob) -> dict:
+    import io
+
+    state: dict = {}
+    with np.load(io.BytesIO(np.asarray(blob, np.uint8).tobytes()), allow_pickle=False) as data:
+        for key in data.files:
+            *parents, leaf = key.split("/")
+            node = state
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = data[key]
+    return state
 
 
 def _short(err: BaseException, limit: int = 400) -> str:
