@@ -21,6 +21,13 @@ def not_a_trajectory(metric, value) -> TypeError:
                      "pass it in `observers`, not `transition_observers` or `info_observers`")
 
 
+def _count(step_type, value: int, equal: bool) -> int:
+    """How many of `step_type` (0-d or batched) equal `value` (or differ from it, `equal=False`)."""
+    if type(step_type) is np.ndarray and step_type.ndim == 0:  # unbatched: no array reduction
+        return int((int(step_type) == value) == equal)
+    return int(np.sum((np.asarray(step_type) == value) == equal))
+
+
 class PyMetric:
     """Base of Python metrics: `__call__(traj)`, `result()`, `reset()`."""
 
@@ -49,7 +56,7 @@ class NumberOfEpisodes(PyMetric):
 
     def __call__(self, trajectory) -> None:
         try:
-            self._count += int(np.sum(trajectory.next_step_type == _LAST))
+            self._count += _count(trajectory.next_step_type, _LAST, True)
         except AttributeError:
             raise not_a_trajectory(self, trajectory) from None
 
@@ -69,7 +76,7 @@ class EnvironmentSteps(PyMetric):
 
     def __call__(self, trajectory) -> None:
         try:
-            self._count += int(np.sum(trajectory.step_type != _LAST))
+            self._count += _count(trajectory.step_type, _LAST, False)
         except AttributeError:
             raise not_a_trajectory(self, trajectory) from None
 
@@ -114,23 +121,23 @@ class _EpisodeStatistic(PyMetric):
 
     def __call__(self, trajectory) -> None:
         try:
-            self._observe(trajectory)
+            step_type = trajectory.step_type
+            if (step_type.ndim if type(step_type) is np.ndarray else np.ndim(step_type)) == 0:
+                # Unbatched: plain floats, no array work (this runs every step).
+                if self.batch_size is not None and self.batch_size != 1:
+                    self._check_batch(1)
+                running = 0.0 if int(step_type) == _FIRST else self._scalar_running
+                running += float(self._increment(trajectory))
+                if int(trajectory.next_step_type) == _LAST:
+                    self._buffer.append(running)
+                    running = 0.0
+                self._scalar_running = running
+            else:
+                self._observe_batch(trajectory)
         except AttributeError:
             raise not_a_trajectory(self, trajectory) from None
 
-    def _observe(self, trajectory) -> None:
-        step_type = trajectory.step_type
-        if (step_type.ndim if type(step_type) is np.ndarray else np.ndim(step_type)) == 0:
-            # Unbatched: plain floats, no array work (this runs every step).
-            if self.batch_size is not None and self.batch_size != 1:
-                self._check_batch(1)
-            running = 0.0 if int(step_type) == _FIRST else self._scalar_running
-            running += float(self._increment(trajectory))
-            if int(trajectory.next_step_type) == _LAST:
-                self._buffer.append(running)
-                running = 0.0
-            self._scalar_running = running
-            return
+    def _observe_batch(self, trajectory) -> None:
         step_type = np.asarray(trajectory.step_type)
         if self._running is None:
             self._check_batch(step_type.shape[0])
