@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import socket
 import threading
+import weakref
 
 import jax
 import numpy as np
@@ -19,7 +20,7 @@ from agentax.reverb.replay_sample import ReplaySample, SampleInfo
 from agentax.reverb.table import NewItem, Table, check_priority, fresh_uid
 from agentax.reverb.trajectory_writer import TrajectoryWriter, _keys
 
-_SERVERS: dict[int, "Server"] = {}
+_SERVERS: "weakref.WeakValueDictionary[int, Server]" = weakref.WeakValueDictionary()
 _SERVERS_LOCK = threading.Lock()
 
 
@@ -37,7 +38,7 @@ def find_server(address: str) -> "Server":
         raise ValueError(f"server address {address!r} is not of the form 'host:port'") from None
     with _SERVERS_LOCK:
         server = _SERVERS.get(port)
-        known = sorted(_SERVERS)
+        known = sorted(_SERVERS.keys())
     if server is None:
         raise ValueError(f"no agentax.reverb.Server serves {address!r} in this process "
                          f"(serving ports: {known or 'none'})")
@@ -84,12 +85,6 @@ class Server:
         with _SERVERS_LOCK:
             if _SERVERS.get(self._port) is self:
                 del _SERVERS[self._port]
-
-    def __del__(self):
-        try:
-            self.stop()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
 
     def in_process_client(self):
         from agentax.reverb.client import Client

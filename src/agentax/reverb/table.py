@@ -12,6 +12,7 @@ updates; unknown keys are ignored.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import pickle
@@ -51,6 +52,16 @@ class TableInfo:
 
 
 GROUP = 64  # the most writer items inserted in one vectorised pass
+
+
+class Feed:
+    """A writer's items for one table, not inserted yet (`owner`: a weak reference to the writer)."""
+
+    __slots__ = ("pending", "owner")
+
+    def __init__(self, owner):
+        self.pending = collections.deque()
+        self.owner = weakref.ref(owner)
 
 
 class NewItem:
@@ -124,17 +135,13 @@ class Table:
         self._rows: dict[int, int] = {}       # key -> row
         self._free_rows: list[int] = []
         self._next_row = 0
-        # per-item fields side by side (one cache line per item when sampling), used through views
-        self._meta = np.zeros(n, [("key", np.int64), ("priority", np.float64), ("times", np.int32),
-                                  ("length", np.int32)])
-        self._keys, self._priority = self._meta["key"], self._meta["priority"]
-        self._times, self._length = self._meta["times"], self._meta["length"]
+        self._meta = None
+        self._set_meta(np.zeros(n, _meta_dtype(1)))
         self._order = np.zeros(n, np.int64)
         self._squeeze = np.zeros(n, np.bool_)
-        self._steps = np.zeros((n, 1), np.int32)
         self._insert_count = 0
         self._checked = self._checked_treedef = None
-        self._feeds = weakref.WeakSet()  # writers whose created items are not inserted yet
+        self._feeds: list[Feed] = []  # writers' items created but not inserted yet
         self._waiting = 0
 
     # ------------------------------------------------------------------ Reverb API
@@ -212,22 +219,24 @@ class Table:
             self._waiting -= 1
 
     # ------------------------------------------------------------------ items created by writers
-    def register_feed(self, writer) -> None:
-        """`writer._pending[self]` (a deque of `NewItem`s) is pulled in before every read of the table."""
+    def register_feed(self, feed: "Feed") -> None:
+        """`feed.pending` (a deque of `NewItem`s) is pulled in before every read of the table."""
         with self._cond:
-            self._feeds.add(writer)
+            self._feeds.append(feed)
 
-    def unregister_feed(self, writer) -> None:
+    def unregister_feed(self, feed: "Feed") -> None:
         with self._cond:
-            self._feeds.discard(writer)
+            if feed in self._feeds:
+                self._feeds.remove(feed)
 
     def _pull(self) -> None:
-        """Insert what the writers have pending, as far as the rate limiter allows (lock held)."""
-        if self._feeds:
-            for writer in list(self._feeds):
-                pending = writer._pending.get(self)
-                if pending:
-                    self._insert_from(pending)
+        """Insert what the writers have pending, as far as the rate limiter allows (lock held).
+        A writer dropped without `close` leaves its feed here: its items still arrive."""
+        for feed in self._feeds:
+            if feed.pending:
+                self._insert_from(feed.pending)
+        if len(self._feeds) > 8:
+            self._feeds = [f for f in self._feeds if f.pending or f.owner() is not None]
 
     def _insert_from(self, pending, keep: int = 0) -> None:
         """Insert items from the head of the deque `pending` while the limiter allows and more than
@@ -369,11 +378,21 @@ class Table:
         self._limiter.inserts += 1
         self._cond.notify_all()
 
+    def _set_meta(self, meta: np.ndarray) -> None:
+        """Per-item fields side by side (one cache line per sampled item), used through views."""
+        self._meta = meta
+        self._keys, self._priority = meta["key"], meta["priority"]
+        self._times, self._length, self._steps = meta["times"], meta["length"], meta["steps"]
+
     def _grow_steps(self, length: int) -> None:
+        """Make room for items of `length` steps in the per-item step indices."""
         if length > self._steps.shape[1]:
-            grown = np.zeros((len(self._keys), length), np.int32)
-            grown[:, :self._steps.shape[1]] = self._steps
-            self._steps = grown
+            old = self._meta
+            meta = np.zeros(len(old), _meta_dtype(length))
+            for field in ("key", "priority", "times", "length"):
+                meta[field] = old[field]
+            meta["steps"][:, :old["steps"].shape[1]] = old["steps"]
+            self._set_meta(meta)
 
     def _insert_group(self, items: list) -> None:
         """Insert writer items (already validated by `prepare`) in one vectorised pass (lock held).
@@ -535,7 +554,7 @@ class Table:
                 self._limiter.samples += n
                 info = SampleInfo(meta["key"], probs, np.full(n, len(self._rows), np.int64),
                                   meta["priority"], times)
-                data = self._gather(rows, meta["length"])
+                data = self._gather(rows, meta["length"], meta["steps"])
             else:
                 info, data = self._sample_one_by_one(num_samples)
             self._cond.notify_all()
@@ -561,14 +580,14 @@ class Table:
                           np.array(prios), np.array(times, np.int32))
         return info, _concat(datas)
 
-    def _gather(self, rows: np.ndarray, lengths=None):
+    def _gather(self, rows: np.ndarray, lengths=None, steps=None):
         """Flat column arrays `[n, T, ...]` (or `[n, ...]` for squeezed items) for `rows`."""
         if lengths is None:
             lengths = self._length[rows]
         if len(rows) and np.any(lengths != lengths[0]):
             return _Ragged([self._gather(rows[i:i + 1]) for i in range(len(rows))])
         length = int(lengths[0]) if len(rows) else 0
-        cols = self._store.gather(self._steps[rows, :length])
+        cols = self._store.gather((self._steps[rows] if steps is None else steps)[:, :length])
         if len(rows) and self._squeeze[rows[0]]:
             cols = [c[:, 0] for c in cols]
         return cols
@@ -662,6 +681,11 @@ class Table:
 
 class _Ragged(list):
     """Items of different lengths: one flat column list per item."""
+
+
+def _meta_dtype(max_length: int) -> np.dtype:
+    return np.dtype([("key", np.int64), ("priority", np.float64), ("times", np.int32), ("length", np.int32),
+                     ("steps", np.int32, (max_length,))])
 
 
 def _concat(datas):

@@ -94,11 +94,10 @@ class TrajectoryWriter:
         self._server = server
         self._keep = int(num_keep_alive_refs)
         self._treedef = None
-        self._history = None
         self._episode: list[int] = []
         self._alive: dict[int, list] = {}
         self._order: deque = deque()
-        self._pending: dict = {}          # table -> deque of items created but not inserted
+        self._feeds: dict = {}            # table -> Feed of items created but not inserted
         self._closed = False
         self._targets: dict = {}
         self._accepted: set = set()
@@ -121,7 +120,6 @@ class TrajectoryWriter:
         if self._treedef is None:
             values = [np.asarray(x) if not isinstance(x, _ARRAYS) else x for x in values]
             self._treedef = treedef
-            self._history = jax.tree.unflatten(treedef, [_ColumnHistory(self, i) for i in range(len(values))])
             self._layout = [(type(v), v.shape, v.dtype) for v in values]
             self._all_columns = tuple(range(len(values)))
         elif treedef != self._treedef:
@@ -153,9 +151,9 @@ class TrajectoryWriter:
     @property
     def history(self):
         """Per leaf, a `_ColumnHistory` of the steps since the last `end_episode`."""
-        if self._history is None:
+        if self._treedef is None:
             raise RuntimeError("history cannot be accessed before `append` is called at least once.")
-        return self._history
+        return jax.tree.unflatten(self._treedef, [_ColumnHistory(self, i) for i in self._all_columns])
 
     @property
     def episode_steps(self) -> int:
@@ -213,10 +211,11 @@ class TrajectoryWriter:
         if shape_key not in self._accepted:
             target.prepare(item)
             self._accepted.add(shape_key)
-        pending = self._pending.get(target)
-        if pending is None:
-            pending = self._pending[target] = deque()
-            target.register_feed(self)
+        feed = self._feeds.get(target)
+        if feed is None:
+            feed = self._feeds[target] = table_lib.Feed(self)
+            target.register_feed(feed)
+        pending = feed.pending
         pending.append(item)
         if len(pending) >= table_lib.GROUP:
             with target._cond:
@@ -228,7 +227,7 @@ class TrajectoryWriter:
     @property
     def num_pending_items(self) -> int:
         """Items created but not in their tables yet."""
-        return sum(len(p) for p in self._pending.values())
+        return sum(len(f.pending) for f in self._feeds.values())
 
     def flush(self, block_until_num_items: int = 0, timeout_ms: int | None = None) -> None:
         """Block until at most `block_until_num_items` items are pending; `DeadlineExceededError` after
@@ -236,12 +235,12 @@ class TrajectoryWriter:
         if block_until_num_items < 0:
             raise ValueError(f"block_until_num_items must be >= 0, got {block_until_num_items}")
         deadline = table_lib.deadline_of(timeout_ms)
-        for target, pending in self._pending.items():
+        for target, feed in self._feeds.items():
             excess = self.num_pending_items - block_until_num_items
             if excess <= 0:
                 return
             try:
-                target.insert_pending(pending, deadline, keep=max(0, len(pending) - excess))
+                target.insert_pending(feed.pending, deadline, keep=max(0, len(feed.pending) - excess))
             except DeadlineExceededError:
                 raise DeadlineExceededError(
                     f"flush: {self.num_pending_items} items still pending after {timeout_ms} ms") from None
@@ -257,19 +256,12 @@ class TrajectoryWriter:
     def close(self) -> None:
         """Insert what the limiters allow now, drop the rest; the writer cannot be used again."""
         if not self._closed:
-            for target, pending in self._pending.items():
+            for target, feed in self._feeds.items():
                 with target._cond:
-                    target._insert_from(pending)
-                pending.clear()
-                target.unregister_feed(self)
+                    target._insert_from(feed.pending)
+                    feed.pending.clear()
+                target.unregister_feed(feed)
             self._closed = True
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
-
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("the TrajectoryWriter was closed")
