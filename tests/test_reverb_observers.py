@@ -291,3 +291,26 @@ def test_pending_items_flush_with_deadline_and_close_leaves_no_partial_item():
     assert client.server_info()["q"].current_size == 1
     with pytest.raises(RuntimeError, match="closed"):
         w.append({"x": np.float32(3)})
+
+
+def test_a_dropped_writer_still_delivers_its_items_and_never_deadlocks():
+    import gc
+    _, client = new_client()
+    w = client.trajectory_writer(2)
+    for i in range(3):
+        w.append({"x": np.float32(i)})
+        w.create_item("t", 1.0, {"x": w.history["x"][-1:]})
+    del w
+    gc.collect()
+    assert client.server_info()["t"].current_size == 3
+
+
+def test_append_keeps_each_leaf_shape_and_dtype():
+    _, _, w = make_writer()
+    w.append({"x": np.float32(0), "y": np.zeros(2, np.int32)})
+    with pytest.raises(ValueError, match=r"\['x'\].*float64.*float32"):
+        w.append({"x": 1.0, "y": np.zeros(2, np.int32)})
+    with pytest.raises(ValueError, match=r"\['y'\].*\(3,\)"):
+        w.append({"x": np.float32(0), "y": np.zeros(3, np.int32)})
+    w.append({"x": np.array(2.0, np.float32), "y": np.ones(2, np.int32)})  # a 0-d array is fine
+    assert w.episode_steps == 2
