@@ -111,6 +111,10 @@ def test_jax_uniform_in_scan_and_vmap_is_deterministic():
 
     keys = jax.random.split(jax.random.key(0), 5)
     out = jax.jit(jax.vmap(run))(keys)
+    with pytest.raises(ValueError, match=r"\['obs'\].*float32.*float16"):
+        buf.add_batch(buf.init(), {"obs": jnp.zeros((3, 2), jnp.float16), "t": jnp.zeros(3, jnp.int32)})
+    with pytest.raises(ValueError, match=r"\['t'\].*\(3,\).*\(2,\)"):
+        buf.add_batch(buf.init(), {"obs": jnp.zeros((3, 2)), "t": jnp.zeros(2, jnp.int32)})
     assert out.shape == (5, 4, 2)
     np.testing.assert_array_equal(out[:, :, 1] - out[:, :, 0], 1)
     assert int(out.min()) >= 2  # ids 2..9 kept

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from agentax.replay_buffers.jax_uniform_replay_buffer import check_items
 from agentax.specs import array_spec
 
 
@@ -90,8 +91,9 @@ class JaxPrioritizedReplayBuffer:
     def add_batch(self, state: PrioritizedBufferState, items, priorities=None) -> PrioritizedBufferState:
         """Add `n` items (leaves `[n, ...]`), overwriting the oldest when full."""
         n = jax.tree.leaves(items)[0].shape[0]
+        check_items(state.data, items, lambda buf: (n,) + buf.shape[1:])
         indices = (state.position + jnp.arange(n)) % self.capacity
-        data = jax.tree.map(lambda buf, x: buf.at[indices].set(jnp.asarray(x, buf.dtype)), state.data, items)
+        data = jax.tree.map(lambda buf, x: buf.at[indices].set(x), state.data, items)
         if priorities is None:
             priorities = jnp.full((n,), state.max_priority)
         state = state._replace(data=data, size=jnp.minimum(state.size + n, self.capacity),

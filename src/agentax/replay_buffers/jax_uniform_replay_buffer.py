@@ -63,11 +63,11 @@ class JaxUniformReplayBuffer:
 
     def add_batch(self, state: UniformBufferState, items) -> UniformBufferState:
         """Write one step per row (`items` leaves shaped `[batch_size, ...]`)."""
+        check_items(state.data, items, lambda buf: (self.batch_size,) + buf.shape[2:])
         new_id = state.last_id + 1
         pos = new_id % self.max_length
 
         def write(buf, x):
-            x = jnp.asarray(x, buf.dtype)
             return jax.lax.dynamic_update_index_in_dim(buf, x, pos, axis=1)
 
         data = jax.tree.map(write, state.data, items)
@@ -118,3 +118,16 @@ class JaxUniformReplayBuffer:
 
     def clear(self, state: UniformBufferState) -> UniformBufferState:
         return state._replace(last_id=jnp.array(-1, jnp.int32))
+
+
+def check_items(storage, items, expected_shape) -> None:
+    """Refuse (at trace time) items whose structure, shapes or dtypes differ from the storage's."""
+    try:
+        pairs = jax.tree.map(lambda buf, x: (buf, x), storage, items)
+    except ValueError as err:
+        raise ValueError(f"`items` does not match the buffer's data_spec structure: {err}") from None
+    for path, (buf, x) in jax.tree_util.tree_flatten_with_path(pairs, is_leaf=lambda p: isinstance(p, tuple))[0]:
+        shape, dtype = expected_shape(buf), buf.dtype
+        if jnp.shape(x) != shape or jnp.result_type(x) != dtype:
+            raise ValueError(f"`items` leaf {jax.tree_util.keystr(path) or '<root>'}: expected shape {shape} dtype "
+                             f"{dtype}, got shape {jnp.shape(x)} dtype {jnp.result_type(x)}")

@@ -124,6 +124,7 @@ class _Dataset:
         self._rng = np.random.default_rng(seed)
         self._rows: list = []   # split rows waiting to be batched (already shuffled)
         self._checked = False
+        self._unflatten_fn = None
         self._stopped = threading.Event()
         self._queue: queue.Queue | None = None
         if prefetch:
@@ -195,8 +196,10 @@ class _Dataset:
         return out
 
     def _unflatten(self):
-        server = reverb.server.find_server(self._buffer._server_address)
-        return server.table(self._buffer._table_name).unflatten
+        if self._unflatten_fn is None:
+            server = reverb.server.find_server(self._buffer._server_address)
+            self._unflatten_fn = server.table(self._buffer._table_name).unflatten
+        return self._unflatten_fn
 
     def _next_batch(self):
         n = self._batch_size or 1

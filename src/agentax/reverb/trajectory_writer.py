@@ -11,7 +11,8 @@ reads it (a sample, `server_info`, ...), so they are never invisible to a
 reader, and a rate limiter that blocks inserts keeps them pending.
 `flush`/`end_episode` wait for them (with a timeout); `close()` inserts what
 the limiters allow and drops the rest, so a writer stopped mid-episode leaves no
-half-written item: items are whole or absent. Each leaf keeps the shape and
+half-written item: items are whole or absent. A writer dropped without `close`
+still delivers its items. Each leaf keeps the shape and
 dtype of its first `append` (as Reverb's columns do).
 
 Differences from Reverb, each a clear error rather than silent: the structure
