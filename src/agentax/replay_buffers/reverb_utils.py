@@ -30,10 +30,6 @@ from agentax.trajectories import StepType, Trajectory
 _log = logging.getLogger(__name__)
 
 
-def _is_batched(trajectory: Trajectory) -> bool:
-    return getattr(trajectory.step_type, "ndim", 0) == 1
-
-
 def _row(trajectory: Trajectory, i: int) -> Trajectory:
     return jax.tree.map(lambda x: x[i], trajectory)
 
@@ -63,7 +59,7 @@ class _ReverbObserverBase:
 
     def __call__(self, trajectory: Trajectory) -> None:
         """Write one step (or one step per row of a batched trajectory)."""
-        if not _is_batched(trajectory):
+        if getattr(trajectory.step_type, "ndim", 0) != 1:  # not batched
             self._observe(self._rows[0], trajectory)
             return
         n = len(trajectory.step_type)
@@ -134,12 +130,14 @@ class ReverbAddTrajectoryObserver(_ReverbObserverBase):
         self._tile_end_of_episodes = tile_end_of_episodes
         super().__init__(py_client, table_name, sequence_length + 1, priority)
 
+    _cut_at_boundaries = True
+
     def _observe(self, row: _Row, trajectory: Trajectory) -> None:
         row.last_trajectory = trajectory
         row.writer.append(trajectory)
         row.cached_steps += 1
         self._write_cached_steps(row)
-        if trajectory.step_type == StepType.LAST:
+        if self._cut_at_boundaries and trajectory.step_type == StepType.LAST:
             self._reset_row(row, write_cached_steps=self._pad_end_of_episodes)
 
     def _sequence_lengths_reached(self, row: _Row) -> bool:
@@ -147,8 +145,10 @@ class ReverbAddTrajectoryObserver(_ReverbObserverBase):
                 and (row.cached_steps - self._sequence_length) % self._stride_length == 0)
 
     def _write_cached_steps(self, row: _Row) -> None:
-        if self._sequence_lengths_reached(row):
-            self._create_items(row, self._sequence_length)
+        length = self._sequence_length
+        if row.cached_steps >= length and (row.cached_steps - length) % self._stride_length == 0:
+            for table in self._table_names:
+                row.writer.create_item_last(table, self._priority, length)
 
     @staticmethod
     def _padding_step(example: Trajectory) -> Trajectory:
@@ -184,11 +184,7 @@ class ReverbAddTrajectoryObserver(_ReverbObserverBase):
 class ReverbTrajectorySequenceObserver(ReverbAddTrajectoryObserver):
     """`ReverbAddTrajectoryObserver` whose sequences run across episode boundaries."""
 
-    def _observe(self, row: _Row, trajectory: Trajectory) -> None:
-        row.last_trajectory = trajectory
-        row.writer.append(trajectory)
-        row.cached_steps += 1
-        self._write_cached_steps(row)
+    _cut_at_boundaries = False
 
 
 class ReverbAddEpisodeObserver(_ReverbObserverBase):

@@ -186,7 +186,8 @@ class TrajectoryWriter:
     def create_item_last(self, table: str, priority: float, num_steps: int) -> None:
         """Shortcut (agentax): an item of every leaf's last `num_steps` steps, structured like the data;
         the same as `create_item(table, priority, tree.map(lambda c: c[-num_steps:], history))`."""
-        self._check_open()
+        if self._closed:
+            self._check_open()
         if not 1 <= num_steps <= len(self._episode):
             raise ValueError(f"num_steps ({num_steps}) must be in [1, {len(self._episode)}] (episode steps)")
         self._enqueue(table, priority, self._episode[-num_steps:], None, self._treedef, False)
