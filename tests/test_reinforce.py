@@ -168,3 +168,20 @@ def test_hyperparameters_live_in_the_state_and_vmap():
     np.testing.assert_allclose(new.hparams["gamma"], [0.9, 0.9])
     with pytest.raises(ValueError, match="unknown hyperparameter `lr`"):
         agent.with_hyperparameters(state, lr=1.0)
+
+
+@pytest.mark.parametrize("jitted", [False, True])
+def test_pure_train_step_jitted_and_not(jitted):
+    import chex
+
+    agent, _, _ = fixed_agent(False, baseline=True)
+    state = agent.init(jax.random.PRNGKey(0))
+    step = jax.jit(agent.train_step) if jitted else agent.train_step
+    batch = jax.tree.map(jnp.asarray, tiny_batch())
+    new, info = step(state, batch, None, jnp.ones((2, 4)))
+    chex.assert_trees_all_equal_shapes_and_dtypes(new.actor_params, state.actor_params)
+    chex.assert_shape(info.loss, ())
+    assert int(new.step) == 1
+    reference, reference_info = agent.train_step(state, batch, None, jnp.ones((2, 4)))
+    chex.assert_trees_all_close(new.actor_params, reference.actor_params, rtol=1e-5)
+    assert float(info.loss) == pytest.approx(float(reference_info.loss), rel=1e-5)
