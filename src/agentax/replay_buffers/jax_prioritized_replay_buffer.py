@@ -104,9 +104,9 @@ class JaxPrioritizedReplayBuffer:
         return state.size > 0
 
     def sample(self, state: PrioritizedBufferState, key: jax.Array, sample_batch_size: int):
-        key_p, key_u = jax.random.split(key)
         total = state.tree[1]
-        targets = jax.random.uniform(key_p, (sample_batch_size,)) * total
+        u = jax.random.uniform(key, (sample_batch_size,))
+        targets = u * total
         nodes = jnp.ones((sample_batch_size,), jnp.int32)
         for _ in range(self._depth):
             left = state.tree[2 * nodes]
@@ -114,7 +114,7 @@ class JaxPrioritizedReplayBuffer:
             targets = jnp.where(right, targets - left, targets)
             nodes = 2 * nodes + right
         found = jnp.minimum(nodes - self._leaves, self.capacity - 1)
-        uniform = jax.random.randint(key_u, (sample_batch_size,), 0, jnp.maximum(state.size, 1))
+        uniform = jnp.minimum((u * state.size).astype(jnp.int32), jnp.maximum(state.size - 1, 0))
         indices = jnp.where(total > 0, found, uniform)
         probs = jnp.where(total > 0, state.tree[indices + self._leaves] / total, 1.0 / jnp.maximum(state.size, 1))
         items = jax.tree.map(lambda x: x[indices], state.data)

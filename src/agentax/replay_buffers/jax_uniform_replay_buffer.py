@@ -95,9 +95,9 @@ class JaxUniformReplayBuffer:
         n = sample_batch_size or 1
         steps = num_steps or 1
         min_id, max_id = self._valid_range(state.last_id, steps)
-        key_id, key_row = jax.random.split(key)
-        start = jax.random.randint(key_id, (n,), min_id, jnp.maximum(max_id, min_id + 1))
-        rows = jax.random.randint(key_row, (n,), 0, self.batch_size)
+        num_ids = jnp.maximum(max_id - min_id, 1)
+        flat = jax.random.randint(key, (n,), 0, num_ids * self.batch_size)  # (segment, start) pairs
+        rows, start = flat // num_ids, min_id + flat % num_ids
         cols = (start[:, None] + jnp.arange(steps)) % self.max_length  # [n, steps]
         gather = lambda x: x[rows[:, None], cols]  # noqa: E731
         items, ids = jax.tree.map(gather, state.data), gather(state.ids)
