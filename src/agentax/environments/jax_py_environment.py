@@ -73,6 +73,13 @@ class JaxPyEnvironment(JaxEnvironment):
         outer = (self.batch_size,)
         self._time_step_shapes = array_spec.map_spec(
             lambda s: jax.ShapeDtypeStruct(outer + s.shape, s.dtype), self.time_step_spec())
+        # Per-leaf tables, so each host step flattens once instead of mapping over nests.
+        self._time_step_treedef = jax.tree.structure(self._time_step_shapes)
+        self._py_leaf_specs = array_spec.flatten(self._py_time_step_spec)
+        self._leaf_names = [name for name, field in zip(ts.TimeStep._fields, self._py_time_step_spec)
+                            for _ in array_spec.flatten(field)]
+        self._jax_leaf_dtypes = [shape.dtype for shape in jax.tree.leaves(self._time_step_shapes)]
+        self._py_action_dtypes = array_spec.map_spec(lambda s: s.dtype, self._py_action_spec)
         self._host_reset = _refuse_vmap(lambda key: io_callback(
             self._reset_on_host, self._time_step_shapes, key, ordered=True))
         self._host_step = _refuse_vmap(lambda action: io_callback(
@@ -92,15 +99,15 @@ class JaxPyEnvironment(JaxEnvironment):
 
     # ---- host side
     def _to_jax_side(self, time_step: ts.TimeStep) -> ts.TimeStep:
-        return ts.TimeStep(*(
-            array_spec.map_spec(lambda spec, shape, x, name=name: _to_jax_dtype(name, spec, x, shape.dtype),
-                                specs, shapes, values)
-            for name, specs, shapes, values in zip(ts.TimeStep._fields, self._py_time_step_spec,
-                                                   self._time_step_shapes, time_step)))
+        leaves = jax.tree.leaves(time_step)
+        return jax.tree.unflatten(self._time_step_treedef, [
+            _to_jax_dtype(name, spec, x, dtype) for name, spec, x, dtype in zip(
+                self._leaf_names, self._py_leaf_specs, leaves, self._jax_leaf_dtypes)])
 
     def _to_py_action(self, action):
-        return array_spec.conform(self._py_action_spec, jax.tree.map(np.asarray, action), "action",
-                                  outer_dims=(self.batch_size,))
+        # JAX-side dtypes are the Python ones narrowed (int64 -> int32), so widening back
+        # is lossless; the Python environment checks the values itself.
+        return jax.tree.map(lambda x, dtype: np.asarray(x).astype(dtype, copy=False), action, self._py_action_dtypes)
 
     def _reset_on_host(self, key):
         return self._to_jax_side(self.pyenv.reset())

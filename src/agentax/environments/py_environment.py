@@ -71,25 +71,30 @@ class PyEnvironment(EnvironmentSpecs):
         """`action` in the spec's dtypes (lossless casts only), or `ValueError`."""
         if self._single_action_spec is None:
             self._single_action_spec = self._fast_action_check()
-        spec = self._single_action_spec
-        if spec:  # one unbatched spec: a NumPy scalar of its type within bounds, or an array that fits
-            if type(action) is spec[0]:
-                if spec[1] <= action <= spec[2]:
+        fast = self._single_action_spec
+        if fast:  # one spec: a NumPy scalar of its type within bounds, or an array that fits exactly
+            scalar_type, low, high, spec, shape = fast
+            if type(action) is scalar_type:
+                if low <= action <= high:
                     return action
-            elif isinstance(action, np.ndarray) and spec[3].check_array(action):
+            elif (type(action) is np.ndarray and action.shape == shape and action.dtype == spec.dtype
+                  and (not isinstance(spec, array_spec.BoundedArraySpec)
+                       or (np.all(action >= spec.minimum) and np.all(action <= spec.maximum)))):
                 return action
         outer = (self.batch_size,) if self.batched else ()
         return array_spec.conform(self.action_spec(), action, "action", outer_dims=outer)  # raises with details
 
     def _fast_action_check(self):
-        """`(scalar type, low, high, spec)` for one unbatched scalar spec, else False."""
+        """`(scalar type, low, high, spec, batched shape)` when the action spec is one spec,
+        else False; the scalar fields are None unless it is an unbatched bounded scalar."""
         leaves = array_spec.flatten(self.action_spec())
-        if len(leaves) != 1 or self.batched:
+        if len(leaves) != 1 or None in leaves[0].shape:
             return False
         spec = leaves[0]
-        if spec.shape != () or not isinstance(spec, array_spec.BoundedArraySpec):
-            return (None, None, None, spec)  # arrays only
-        return (spec.dtype.type, spec.minimum.item(), spec.maximum.item(), spec)
+        shape = ((self.batch_size,) if self.batched else ()) + spec.shape
+        if shape != () or not isinstance(spec, array_spec.BoundedArraySpec):
+            return (None, None, None, spec, shape)  # arrays only
+        return (spec.dtype.type, spec.minimum.item(), spec.maximum.item(), spec, shape)
 
     @abc.abstractmethod
     def _reset(self) -> ts.TimeStep:
