@@ -46,6 +46,26 @@ def reset(env):
     return env
 
 
+class Float64Observations(FixedLengthEnv):
+    """Declares a float32 observation and returns float64 ones (a bug JaxPyEnvironment must not hide)."""
+
+    def observation_spec(self):
+        return ArraySpec((), np.float32, name="observation")
+
+    def _reset(self):
+        return ts.restart(np.asarray(0.0))
+
+
+class HugeObservations(FixedLengthEnv):
+    """int64 observations that do not fit JAX's int32."""
+
+    def observation_spec(self):
+        return ArraySpec((), np.int64, name="observation")
+
+    def _reset(self):
+        return ts.restart(np.asarray(2**40))
+
+
 def cartpole():
     env = suite_gym.load("CartPole-v0")
     env.reset()
@@ -141,6 +161,10 @@ CASES = {
                                       r"`py_env`"),
     "JaxPyEnvironment step arity": (lambda: JaxPyEnvironment(FixedLengthEnv(2)).step(1, 2, 3), TypeError,
                                     r"\(action\) or \(state, action\)"),
+    "JaxPyEnvironment observation dtype": (lambda: JaxPyEnvironment(Float64Observations(2)).reset(), ValueError,
+                                           r"`observation` of dtype float64, but its spec says float32"),
+    "JaxPyEnvironment int64 overflow": (lambda: JaxPyEnvironment(HugeObservations(2)).reset(), ValueError,
+                                        r"`observation` 1099511627776 does not fit JAX's int32"),
     "JaxPyEnvironment under vmap": (lambda: jax.vmap(JaxPyEnvironment(FixedLengthEnv(2)).reset)(
         jax.random.split(jax.random.PRNGKey(0), 2)), ValueError, r"vmap"),
     # ---- PyDriver
