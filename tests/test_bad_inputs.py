@@ -164,7 +164,7 @@ CASES = {
     "JaxPyEnvironment observation dtype": (lambda: JaxPyEnvironment(Float64Observations(2)).reset(), ValueError,
                                            r"`observation` of dtype float64, but its spec says float32"),
     "JaxPyEnvironment int64 overflow": (lambda: JaxPyEnvironment(HugeObservations(2)).reset(), ValueError,
-                                        r"`observation` 1099511627776 does not fit JAX's int32"),
+                                        r"`observation` \[1099511627776\] does not fit JAX.s int32"),
     "JaxPyEnvironment under vmap": (lambda: jax.vmap(JaxPyEnvironment(FixedLengthEnv(2)).reset)(
         jax.random.split(jax.random.PRNGKey(0), 2)), ValueError, r"vmap"),
     # ---- PyDriver
