@@ -304,3 +304,19 @@ def test_emit_timesteps_false_gives_flat_columns_or_the_structure():
     assert [c.tolist() for c in flat.data] == [[1.0], [2]]  # sorted keys, time dim of 1
     nested = next(client.sample("t", emit_timesteps=False, unpack_as_table_signature=True, timeout_ms=50))
     assert nested.data["b"].tolist() == [2]
+
+
+def test_fifo_order_survives_middle_deletes_and_many_inserts():
+    # a long-lived oldest item while thousands of newer ones come and go (the order ring compacts)
+    _, client = make(selectors.Fifo(), selectors.Fifo(), max_size=4)
+    insert_all(client, [0])
+    for i in range(1, 400):
+        insert_all(client, [i])
+        keys = client.get_state()["t"]["keys"]
+        if len(keys) > 2:
+            client.mutate_priorities("t", deletes=[int(keys[1])])  # delete the second oldest
+    assert table_values(client)[0] == 0  # never evicted: the table never filled
+    assert sample_values(client, 1) == [0]
+    _, lifo = make(selectors.Lifo(), selectors.Lifo(), max_size=2)
+    insert_all(lifo, range(300))
+    assert table_values(lifo) == [0, 1] and sample_values(lifo, 1) == [1]

@@ -210,27 +210,63 @@ class Prioritized(_Selector):
 
 
 class _OrderState(_SelectorState):
-    def __init__(self, newest: bool):
-        self.order, self.newest = {}, newest
+    """Rows in insertion order: a ring of rows indexed by insertion number; a row's entry is live
+    while `seq[row]` still holds that number (deleted entries are skipped, and squeezed out when
+    the ring fills). 24 bytes per row, where a dict would take about a hundred."""
+
+    def __init__(self, max_rows: int, newest: bool):
+        self.newest = newest
+        self.seq = np.full(max_rows, -1, np.int64)
+        self.ring = np.zeros(2 * max_rows, np.int64)
+        self.head = self.tail = 0  # insertion numbers: oldest possibly live, next
+
+    def _live(self, number: int) -> bool:
+        return self.seq[self.ring[number % len(self.ring)]] == number
 
     def insert(self, row, priority):
-        self.order[row] = None
+        self.insert_many(np.array([row]), None)
 
     def insert_many(self, rows, priorities):
-        self.order.update(dict.fromkeys(rows.tolist()))
+        k = len(rows)
+        if self.tail + k - self.head > len(self.ring):
+            self._compact()
+        numbers = np.arange(self.tail, self.tail + k)
+        self.ring[numbers % len(self.ring)] = rows
+        self.seq[rows] = numbers
+        self.tail += k
+
+    def _compact(self) -> None:
+        rows = np.nonzero(self.seq >= 0)[0]
+        rows = rows[np.argsort(self.seq[rows], kind="stable")]
+        self.ring[:len(rows)] = rows
+        self.seq[rows] = np.arange(len(rows))
+        self.head, self.tail = 0, len(rows)
 
     def delete(self, row):
-        del self.order[row]
+        self.seq[row] = -1
+
+    def delete_many(self, rows):
+        self.seq[rows] = -1
 
     def first(self, count):
-        source = reversed(self.order) if self.newest else iter(self.order)
-        return [next(source) for _ in range(count)]
+        """The next `count` live rows from the oldest (Fifo) or newest (Lifo) end."""
+        while self.head < self.tail and not self._live(self.head):
+            self.head += 1
+        while self.tail > self.head and not self._live(self.tail - 1):
+            self.tail -= 1
+        picks, number, step = [], (self.tail - 1 if self.newest else self.head), (-1 if self.newest else 1)
+        while len(picks) < count and self.head <= number < self.tail:
+            if self._live(number):
+                picks.append(int(self.ring[number % len(self.ring)]))
+            number += step
+        return picks
 
     def clear(self):
-        self.order.clear()
+        self.seq[:] = -1
+        self.head = self.tail = 0
 
     def sample(self):
-        return (next(reversed(self.order)) if self.newest else next(iter(self.order))), 1.0
+        return self.first(1)[0], 1.0
 
 
 class Fifo(_Selector):
@@ -239,7 +275,7 @@ class Fifo(_Selector):
     deterministic = True
 
     def _build(self, max_size):
-        return _OrderState(newest=False)
+        return _OrderState(max_size, newest=False)
 
 
 class Lifo(_Selector):
@@ -248,7 +284,7 @@ class Lifo(_Selector):
     deterministic = True
 
     def _build(self, max_size):
-        return _OrderState(newest=True)
+        return _OrderState(max_size, newest=True)
 
 
 class _HeapState(_SelectorState):
