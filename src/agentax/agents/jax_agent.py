@@ -183,10 +183,17 @@ class JaxAgent(abc.ABC):
                              f"train_sequence_length={length}, got {np.shape(experience.step_type)[1]}")
 
     def train(self, experience, weights=None) -> LossInfo:
-        """One compiled update on `experience`; increments `train_step_counter`."""
+        """One compiled update on `experience`; increments `train_step_counter`.
+
+        Agents of any sequence length (`train_sequence_length=None`, e.g. REINFORCE on
+        whole episodes) get `experience` padded along time to a power of two, with
+        `weights` masking the padding, so episodes of every length share a few compiled
+        programs instead of compiling one per length."""
         if self._state is None:
             self.initialize()
         self._check_experience(experience)
+        if self._train_sequence_length is None:
+            experience, weights = self._pad_time(experience, weights)
         experience = jax.tree.map(_to_jax, experience)
         weights = None if weights is None else jnp.asarray(weights, jnp.float32)
         state = self._state._replace(step=jnp.asarray(int(self._train_step_counter), jnp.int32))
@@ -194,6 +201,17 @@ class JaxAgent(abc.ABC):
         state, loss_info = self._train_jit(state, experience, key, weights)
         self.set_state(state)
         return loss_info
+
+    @staticmethod
+    def _pad_time(experience, weights):
+        from agentax.replay_buffers.episodes import pad_length, pad_time
+
+        batch, length = np.shape(experience.step_type)[:2]
+        target = pad_length(length)
+        weights = np.ones((batch, length), np.float32) if weights is None else np.asarray(weights, np.float32)
+        if target == length:
+            return experience, weights
+        return pad_time(experience, target, axis=1), np.pad(weights, ((0, 0), (0, target - length)))
 
     def loss(self, experience, weights=None) -> LossInfo:
         """The loss of `experience` without updating (agents that can compute it override)."""
