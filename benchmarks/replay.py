@@ -176,7 +176,7 @@ def python_path(trajs, sb3_steps, sizes, peers: bool) -> dict:
         obs_p.flush()
         if size == max(sizes):
             gc.collect()
-            out["agentax_rss_bytes_per_item_two_tables"] = (rss_bytes() - rss0) / size
+            out["agentax_rss_bytes_per_item_per_table"] = (rss_bytes() - rss0) / (2 * size)  # two tables
             table = server.table("uniform")
             store = table._store
             arrays = store.nbytes() + sum(a.nbytes for a in (table._keys, table._priority, table._times,

@@ -116,3 +116,18 @@ def test_checkpoint_without_checkpointer_uses_a_temporary_folder():
     server = reverb.Server(tables())
     path = reverb.Client(f"localhost:{server.port}").checkpoint()
     assert os.path.isfile(os.path.join(path, "tables.npz"))
+
+
+def test_restoring_into_a_table_of_another_size_gives_fresh_working_keys():
+    small = reverb.Server([reverb.Table("t", selectors.Fifo(), selectors.Fifo(), 5, rate_limiters.MinSize(1))])
+    for i in range(4):
+        small.insert(np.int64(i), {"t": 1.0})
+    big = reverb.Server([reverb.Table("t", selectors.MinHeap(), selectors.Fifo(), 50, rate_limiters.MinSize(1))])
+    big.set_state(small.get_state())
+    keys = big.get_state()["t"]["keys"]
+    assert len(set(keys.tolist())) == 4
+    client = reverb.Client(f"localhost:{big.port}")
+    client.mutate_priorities("t", updates={int(keys[2]): 0.5}, deletes=[int(keys[0])])
+    assert int(next(client.sample("t", timeout_ms=50))[0].data[0]) == 2  # lowest priority now
+    client.insert(np.int64(9), {"t": 3.0})
+    assert len(set(client.get_state()["t"]["keys"].tolist())) == 4  # 3 left + 1 new, keys distinct

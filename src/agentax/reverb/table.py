@@ -132,11 +132,12 @@ class Table:
         self._store: StepStore | None = None
         self._treedef = None
         self._colsel: dict = {}
-        self._rows: dict[int, int] = {}       # key -> row
+        self._size = 0
         self._free_rows: list[int] = []
         self._next_row = 0
         self._meta = None
         self._set_meta(np.zeros(n, _meta_dtype(1)))
+        self._keys[:] = -1  # an item's key is `insertion_number * rows + row`; -1 marks a free row
         self._order = np.zeros(n, np.int64)
         self._squeeze = np.zeros(n, np.bool_)
         self._insert_count = 0
@@ -178,7 +179,7 @@ class Table:
     def __len__(self) -> int:
         with self._cond:
             self._pull()
-            return len(self._rows)
+            return self._size
 
     def info(self) -> TableInfo:
         with self._cond:
@@ -189,7 +190,7 @@ class Table:
                 remover_options=SelectorOptions(repr(self._remover_cfg), self._remover_cfg.deterministic),
                 max_size=self._max_size, max_times_sampled=self._max_times_sampled,
                 rate_limiter_info=self._limiter.info(), signature=self._signature,
-                current_size=len(self._rows), num_episodes=0, num_deleted_episodes=0)
+                current_size=self._size, num_episodes=0, num_deleted_episodes=0)
 
     def __repr__(self) -> str:
         return (f"Table(name={self._name!r}, sampler={self._sampler_cfg!r}, remover={self._remover_cfg!r}, "
@@ -212,7 +213,7 @@ class Table:
                 if remaining is not None and remaining <= 0:
                     raise DeadlineExceededError(
                         f"table {self._name!r}: the rate limiter did not allow the {what} before the "
-                        f"timeout ({self._limiter!r}, size {len(self._rows)})")
+                        f"timeout ({self._limiter!r}, size {self._size})")
                 self._cond.wait(remaining)
                 self._pull()
         finally:
@@ -315,21 +316,15 @@ class Table:
         """Insert `item`, waiting up to `timeout_ms` for the rate limiter (None: forever)."""
         deadline = deadline_of(timeout_ms)
         with self._cond:
-            self._wait(lambda: item.key in self._rows or self._limiter.can_insert(1), deadline, "insert")
-            if item.key in self._rows:
-                self._update(self._rows[item.key], item.priority)
-                return
+            self._wait(lambda: self._limiter.can_insert(1), deadline, "insert")
             self._insert_locked(item)
 
     def try_insert(self, item: NewItem) -> bool:
         """Insert now if the rate limiter allows it; False (nothing changed) otherwise."""
         with self._cond:
-            if item.key not in self._rows and not self._limiter.can_insert(1):
+            if not self._limiter.can_insert(1):
                 return False
-            if item.key in self._rows:
-                self._update(self._rows[item.key], item.priority)
-            else:
-                self._insert_locked(item)
+            self._insert_locked(item)
             return True
 
     def _insert_locked(self, item: NewItem) -> None:
@@ -344,9 +339,6 @@ class Table:
             colsel = self._colsel[cols] = len(self._colsel)
         store = self._store
         slots = []
-        if item.key in self._rows:
-            self._update(self._rows[item.key], item.priority)
-            return
         for uid, flat in item.steps:
             step_id = (uid << 16) | colsel
             slot = store.recent.get(step_id)
@@ -364,16 +356,16 @@ class Table:
             self._next_row += 1
         self._steps[row, :length] = slots
         self._length[row] = length
-        self._keys[row] = item.key
+        self._keys[row] = self._insert_count * len(self._meta) + row
         self._priority[row] = item.priority
         self._times[row] = 0
         self._squeeze[row] = item.squeeze
         self._order[row] = self._insert_count
         self._insert_count += 1
-        self._rows[item.key] = row
+        self._size += 1
         self._sampler.insert(row, item.priority)
         self._remover.insert(row, item.priority)
-        if len(self._rows) > self._max_size:
+        if self._size > self._max_size:
             self._delete(self._remover.sample()[0])
         self._limiter.inserts += 1
         self._cond.notify_all()
@@ -383,6 +375,12 @@ class Table:
         self._meta = meta
         self._keys, self._priority = meta["key"], meta["priority"]
         self._times, self._length, self._steps = meta["times"], meta["length"], meta["steps"]
+
+    def _row_of(self, key) -> int | None:
+        """The row of the item with `key`, or None if no such item is in the table."""
+        key = int(key)
+        row = key % len(self._meta)
+        return row if key >= 0 and self._keys[row] == key else None
 
     def _grow_steps(self, length: int) -> None:
         """Make room for items of `length` steps in the per-item step indices."""
@@ -403,7 +401,7 @@ class Table:
         first = items[0]
         length = len(first.steps)
         if any(it.treedef is not first.treedef or it.columns != first.columns or len(it.steps) != length
-               or it.squeeze is not first.squeeze or it.key in self._rows for it in items) or (
+               or it.squeeze is not first.squeeze for it in items) or (
                 first.treedef is not self._checked_treedef or (length, first.squeeze) != self._checked):
             for it in items:
                 self._insert_locked(it)
@@ -433,7 +431,8 @@ class Table:
         rows += range(self._next_row, self._next_row + k - take)
         self._next_row += k - take
         rows = np.array(rows, np.int64)
-        keys = [it.key for it in items]
+        seqs = np.arange(self._insert_count, self._insert_count + k)
+        keys = seqs * len(self._meta) + rows
         priorities = np.array([it.priority for it in items], np.float64)
         self._grow_steps(length)
         self._steps[rows, :length] = np.array(flat_slots, np.int32).reshape(k, length)
@@ -442,12 +441,12 @@ class Table:
         self._priority[rows] = priorities
         self._times[rows] = 0
         self._squeeze[rows] = first.squeeze
-        self._order[rows] = np.arange(self._insert_count, self._insert_count + k)
+        self._order[rows] = seqs
         self._insert_count += k
-        self._rows.update(zip(keys, rows.tolist()))
+        self._size += k
         self._sampler.insert_many(rows, priorities)
         self._remover.insert_many(rows, priorities)
-        excess = len(self._rows) - self._max_size
+        excess = self._size - self._max_size
         if excess > 0:
             self._evict(excess)
         self._limiter.inserts += k
@@ -460,8 +459,8 @@ class Table:
                 self._delete(self._remover.sample()[0])
             return
         rows = np.array(picks, np.int64)
-        for key in self._keys[rows].tolist():
-            del self._rows[key]
+        self._keys[rows] = -1
+        self._size -= len(rows)
         lengths = self._length[rows]
         if np.all(lengths == lengths[0]):
             slots = self._steps[rows, :lengths[0]].ravel()
@@ -475,7 +474,8 @@ class Table:
 
     # ------------------------------------------------------------------ delete / update
     def _delete(self, row: int) -> None:
-        del self._rows[int(self._keys[row])]
+        self._keys[row] = -1
+        self._size -= 1
         self._store.release(self._steps[row, :self._length[row]])
         self._sampler.delete(row)
         self._remover.delete(row)
@@ -495,12 +495,12 @@ class Table:
         with self._cond:
             self._pull()
             for key in deletes or ():
-                row = self._rows.get(int(key))
+                row = self._row_of(key)
                 if row is not None:
                     self._delete(row)
             rows, prios = [], []
             for key, p in updates.items():
-                row = self._rows.get(int(key))
+                row = self._row_of(key)
                 if row is not None:
                     rows.append(row)
                     prios.append(float(p))
@@ -518,7 +518,8 @@ class Table:
     def reset(self) -> None:
         """Remove every item and reset the rate limiter's counters."""
         with self._cond:
-            self._rows.clear()
+            self._keys[:] = -1
+            self._size = 0
             self._free_rows.clear()
             self._next_row = 0
             self._sampler.clear()
@@ -552,7 +553,7 @@ class Table:
                 else:
                     self._times[rows] = times
                 self._limiter.samples += n
-                info = SampleInfo(meta["key"], probs, np.full(n, len(self._rows), np.int64),
+                info = SampleInfo(meta["key"], probs, np.full(n, self._size, np.int64),
                                   meta["priority"], times)
                 data = self._gather(rows, meta["length"], meta["steps"])
             else:
@@ -570,7 +571,7 @@ class Table:
             self._limiter.samples += 1
             keys.append(self._keys[row])
             probs.append(prob)
-            sizes.append(len(self._rows))
+            sizes.append(self._size)
             prios.append(self._priority[row])
             times.append(self._times[row])
             datas.append(self._gather(np.array([row])))
@@ -603,7 +604,7 @@ class Table:
         `structure` (the pickled item structure)."""
         with self._cond:
             self._pull()
-            rows = np.fromiter(self._rows.values(), np.int64, len(self._rows))
+            rows = np.nonzero(self._keys >= 0)[0]
             rows = rows[np.argsort(self._order[rows], kind="stable")]
             lengths = self._length[rows]
             state = {
@@ -659,20 +660,26 @@ class Table:
                 store.refs[:num_steps] = np.bincount(steps, minlength=num_steps)
                 self._store, self._treedef = store, treedef
                 self._grow_steps(int(lengths.max()))
-                rows = np.arange(n)
+                num_rows = len(self._meta)
+                rows = keys % num_rows  # keys made by a table of this size name their rows
+                if np.any(keys < 0) or len(np.unique(rows)) != n:
+                    rows = np.arange(n)
+                    keys = rows * num_rows + rows
                 if np.all(lengths == lengths[0]):
-                    self._steps[:n, :lengths[0]] = steps.reshape(n, lengths[0])
+                    self._steps[rows, :lengths[0]] = steps.reshape(n, lengths[0])
                 else:
                     offsets = np.concatenate([[0], np.cumsum(lengths)])
-                    for i in range(n):
-                        self._steps[i, :lengths[i]] = steps[offsets[i]:offsets[i + 1]]
+                    for i, row in enumerate(rows.tolist()):
+                        self._steps[row, :lengths[i]] = steps[offsets[i]:offsets[i + 1]]
                 priorities = np.asarray(state["priorities"], np.float64)
-                self._length[:n], self._keys[:n], self._priority[:n] = lengths, keys, priorities
-                self._times[:n] = state["times_sampled"]
-                self._squeeze[:n] = state["squeeze"]
-                self._order[:n] = rows
-                self._insert_count = self._next_row = n
-                self._rows = dict(zip(keys.tolist(), range(n)))
+                self._length[rows], self._keys[rows], self._priority[rows] = lengths, keys, priorities
+                self._times[rows] = state["times_sampled"]
+                self._squeeze[rows] = state["squeeze"]
+                self._order[rows] = np.arange(n)
+                self._insert_count = int(keys.max() // num_rows) + 1
+                self._size = n
+                self._next_row = num_rows
+                self._free_rows = np.setdiff1d(np.arange(num_rows), rows)[::-1].tolist()
                 self._sampler.insert_many(rows, priorities)
                 self._remover.insert_many(rows, priorities)
             self._limiter.set_state(state["rate_limiter"])
