@@ -18,7 +18,7 @@ import numpy as np
 from agentax.reverb import checkpointers as ckpt
 from agentax.reverb.replay_sample import ReplaySample, SampleInfo
 from agentax.reverb.table import NewItem, Table, check_priority, fresh_uid
-from agentax.reverb.trajectory_writer import TrajectoryWriter, _keys
+from agentax.reverb.trajectory_writer import TrajectoryWriter
 
 _SERVERS: "weakref.WeakValueDictionary[int, Server]" = weakref.WeakValueDictionary()
 _SERVERS_LOCK = threading.Lock()
@@ -107,7 +107,7 @@ class Server:
         flat, treedef = jax.tree.flatten(data)
         step = [(fresh_uid(), [np.asarray(x) for x in flat])]
         for target, priority in targets:
-            target.insert(NewItem(next(_keys), priority, step, tuple(range(len(flat))), treedef), timeout_ms)
+            target.insert(NewItem(priority, step, tuple(range(len(flat))), treedef), timeout_ms)
 
     def sample(self, table: str, num_samples: int = 1, timeout_ms: int | None = None):
         """`(SampleInfo of arrays [n], flat columns)` for up to `num_samples` items (see `Table.sample`)."""

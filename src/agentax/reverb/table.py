@@ -68,10 +68,10 @@ class NewItem:
     """What a writer hands a table: `steps` are `(uid, flat_values)` pairs, `columns` the
     indices of the values the item keeps, `treedef` its structure."""
 
-    __slots__ = ("key", "priority", "steps", "columns", "treedef", "squeeze")
+    __slots__ = ("priority", "steps", "columns", "treedef", "squeeze")
 
-    def __init__(self, key: int, priority: float, steps: list, columns: tuple, treedef, squeeze: bool = False):
-        self.key, self.priority, self.steps = key, priority, steps
+    def __init__(self, priority: float, steps: list, columns: tuple, treedef, squeeze: bool = False):
+        self.priority, self.steps = priority, steps
         self.columns, self.treedef, self.squeeze = columns, treedef, squeeze
 
 

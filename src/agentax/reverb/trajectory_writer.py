@@ -23,7 +23,6 @@ TF-Agents observer does); `append` returns None.
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
 
 import jax
@@ -32,7 +31,6 @@ import numpy as np
 from agentax.reverb import table as table_lib
 from agentax.reverb.errors import DeadlineExceededError
 
-_keys = itertools.count(1)
 _ARRAYS = (np.ndarray, np.generic)
 _flatten = jax.tree_util.tree_flatten
 
@@ -207,7 +205,7 @@ class TrajectoryWriter:
                              f"num_keep_alive_refs={self._keep} steps can be referenced)") from None
         if columns is None:
             columns = self._all_columns
-        item = table_lib.NewItem(next(_keys), priority, steps, columns, treedef, squeeze)
+        item = table_lib.NewItem(priority, steps, columns, treedef, squeeze)
         shape_key = (target, len(steps)) if columns is self._all_columns and treedef is self._treedef \
             and not squeeze else (target, columns, treedef, len(steps), squeeze)
         if shape_key not in self._accepted:
