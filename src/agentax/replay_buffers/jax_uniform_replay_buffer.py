@@ -122,11 +122,12 @@ class JaxUniformReplayBuffer:
 
 def check_items(storage, items, expected_shape) -> None:
     """Refuse (at trace time) items whose structure, shapes or dtypes differ from the storage's."""
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(storage)
     try:
-        pairs = jax.tree.map(lambda buf, x: (buf, x), storage, items)
+        values = treedef.flatten_up_to(items)
     except ValueError as err:
         raise ValueError(f"`items` does not match the buffer's data_spec structure: {err}") from None
-    for path, (buf, x) in jax.tree_util.tree_flatten_with_path(pairs, is_leaf=lambda p: isinstance(p, tuple))[0]:
+    for (path, buf), x in zip(leaves, values):
         shape, dtype = expected_shape(buf), buf.dtype
         if jnp.shape(x) != shape or jnp.result_type(x) != dtype:
             raise ValueError(f"`items` leaf {jax.tree_util.keystr(path) or '<root>'}: expected shape {shape} dtype "
