@@ -357,6 +357,8 @@ def test_config_collection_and_agents():
                                                train_steps_per_iteration=1)
     agent = tutorial.make_agent(TS_SPEC, ACTION_SPEC)
     assert type(agent) is DqnAgent and agent.td_errors_loss_fn is common.element_wise_squared_loss
+    assert agent.train_sequence_length == 2 and agent.target_update_period == 1 and agent.epsilon_greedy == 0.1
+    assert agent.hparams["gamma"] == 1.0
     assert type(DDQN_PRESETS["default"].make_agent(TS_SPEC, ACTION_SPEC)) is DdqnAgent
     with pytest.raises(ValueError, match="--n-step-update"):
         DqnConfig(n_step_update=0)

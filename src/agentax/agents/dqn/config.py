@@ -37,11 +37,11 @@ class DqnConfig(TrainConfig):
     """sequences of n_step_update + 1 steps per gradient step"""
     fc_layer_params: Annotated[tuple[int, ...], _alias("--fc-layers")] = (256, 256)
     """Q-network hidden layer sizes"""
-    learning_rate: float = 2.3e-3
+    learning_rate: float = 1e-3
     """Adam learning rate"""
     gamma: float = 0.99
     """discount of future rewards"""
-    n_step_update: int = 1
+    n_step_update: int = 3
     """steps of rewards in each TD target (sequences of n_step_update + 1 are sampled)"""
     epsilon_greedy: float = 0.04
     """probability of a random action while collecting (after the decay)"""
@@ -127,13 +127,13 @@ PRESETS = {
     "tutorial": DqnConfig(env="CartPole-v0", trainer="python", iterations=20_000, num_envs=1,
                           collect_steps_per_iteration=1, train_steps_per_iteration=1, initial_collect_steps=100,
                           replay_capacity=100_000, sample_batch_size=64, fc_layer_params=(100, 50),
-                          learning_rate=1e-3, gamma=1.0, epsilon_greedy=0.1, epsilon_decay_steps=0,
+                          learning_rate=1e-3, gamma=1.0, n_step_update=1, epsilon_greedy=0.1, epsilon_decay_steps=0,
                           target_update_period=1, td_errors_loss="squared", gradient_clipping=0.0,
                           log_interval=200, eval_interval=1000, num_eval_episodes=10),
-    "zoo": DqnConfig(trainer="python", iterations=196, num_envs=1),
+    "zoo": DqnConfig(trainer="python", iterations=196, num_envs=1, n_step_update=1, learning_rate=2.3e-3),
 }
 """'default' solves CartPole-v1 on the compiled trainer (rl-baselines3-zoo's DQN CartPole-v1
-hyperparameters, 8 environments); 'tutorial' is TF-Agents' 1_dqn_tutorial exactly (CartPole-v0,
-Python trainer, gamma 1, squared loss, target = online network every step); 'zoo' is the zoo's
-configuration on the Python trainer (50k environment steps)."""
+hyperparameters with 3-step updates and Adam 1e-3, 8 environments); 'tutorial' is TF-Agents'
+1_dqn_tutorial exactly (CartPole-v0, Python trainer, gamma 1, squared loss, target = the online
+network after every step); 'zoo' is the zoo's configuration on the Python trainer (50k steps)."""
 CONFIG = DqnConfig
