@@ -381,3 +381,15 @@ def test_q_networks_on_images_and_dict_observations():
     assert params["params"]["encoder"]["Dense_0"]["kernel"].shape == (3, 8)  # 2 + 1 features concatenated
     with pytest.raises(ValueError, match="single image observation"):
         QNetwork(OBS_SPEC, ACTION_SPEC, conv_layer_params=((4, 3, 1),)).init(jax.random.PRNGKey(0), np.zeros((1, 2)))
+
+
+def test_config_learning_rate_decay_scales_adam_linearly():
+    config = dataclasses.replace(PRESETS["default"], learning_rate_decay=0.5, iterations=2, train_steps_per_iteration=2)
+    agent = config.make_agent(TS_SPEC, ACTION_SPEC)
+    assert float(agent.hyperparameters(agent.init(jax.random.PRNGKey(0)))["learning_rate"]) == pytest.approx(1e-3)
+    params, grads = {"w": jnp.zeros(3)}, {"w": jnp.ones(3)}
+    opt_state, sizes = agent.optimizer.init(params), []
+    for _ in range(5):  # a constant gradient: Adam's step is the learning rate times the decay factor
+        updates, opt_state = agent.optimizer.update(grads, opt_state, params)
+        sizes.append(-float(updates["w"][0]))
+    np.testing.assert_allclose(sizes, [1e-3, 0.875e-3, 0.75e-3, 0.625e-3, 0.5e-3], rtol=1e-4)

@@ -39,6 +39,8 @@ class DqnConfig(TrainConfig):
     """Q-network hidden layer sizes"""
     learning_rate: float = 1e-3
     """Adam learning rate"""
+    learning_rate_decay: float = 1.0
+    """the learning rate falls linearly to this fraction of itself by the last iteration (1 = constant)"""
     gamma: float = 0.99
     """discount of future rewards"""
     n_step_update: int = 3
@@ -70,6 +72,7 @@ class DqnConfig(TrainConfig):
             value = getattr(self, name)
             check(isinstance(value, int) and value >= 0, name, "an integer >= 0", value)
         check_finite(self, "learning_rate", strict=True)
+        check_finite(self, "learning_rate_decay", maximum=1.0)
         check_finite(self, "gamma", maximum=1.0)
         check_finite(self, "epsilon_greedy", maximum=1.0)
         check_finite(self, "epsilon_start", maximum=1.0)
@@ -111,6 +114,10 @@ class DqnConfig(TrainConfig):
         import optax
 
         optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=self.learning_rate)
+        if self.learning_rate_decay != 1.0:  # a factor after Adam: `learning_rate` stays sweepable
+            total = self.iterations * self.train_steps_per_iteration
+            optimizer = optax.chain(optimizer, optax.scale_by_schedule(
+                optax.linear_schedule(1.0, self.learning_rate_decay, total)))
         return self.agent_class()(time_step_spec, action_spec, self.make_network(time_step_spec, action_spec),
                                   optimizer, **self.agent_kwargs())
 
