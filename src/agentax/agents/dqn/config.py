@@ -39,7 +39,7 @@ class DqnConfig(TrainConfig):
     """Q-network hidden layer sizes"""
     learning_rate: float = 1e-3
     """Adam learning rate"""
-    learning_rate_decay: float = 1.0
+    learning_rate_decay: float = 0.1
     """the learning rate falls linearly to this fraction of itself by the last iteration (1 = constant)"""
     gamma: float = 0.99
     """discount of future rewards"""
@@ -134,13 +134,16 @@ PRESETS = {
     "tutorial": DqnConfig(env="CartPole-v0", trainer="python", iterations=20_000, num_envs=1,
                           collect_steps_per_iteration=1, train_steps_per_iteration=1, initial_collect_steps=100,
                           replay_capacity=100_000, sample_batch_size=64, fc_layer_params=(100, 50),
-                          learning_rate=1e-3, gamma=1.0, n_step_update=1, epsilon_greedy=0.1, epsilon_decay_steps=0,
-                          target_update_period=1, td_errors_loss="squared", gradient_clipping=0.0,
+                          learning_rate=1e-3, learning_rate_decay=1.0, gamma=1.0, n_step_update=1,
+                          epsilon_greedy=0.1, epsilon_decay_steps=0, target_update_period=1,
+                          td_errors_loss="squared", gradient_clipping=0.0,
                           log_interval=200, eval_interval=1000, num_eval_episodes=10),
-    "zoo": DqnConfig(trainer="python", iterations=196, num_envs=1, n_step_update=1, learning_rate=2.3e-3),
+    "zoo": DqnConfig(trainer="python", iterations=196, num_envs=1, n_step_update=1, learning_rate=2.3e-3,
+                     learning_rate_decay=1.0),
 }
 """'default' solves CartPole-v1 on the compiled trainer (rl-baselines3-zoo's DQN CartPole-v1
-hyperparameters with 3-step updates and Adam 1e-3, 8 environments); 'tutorial' is TF-Agents'
-1_dqn_tutorial exactly (CartPole-v0, Python trainer, gamma 1, squared loss, target = the online
-network after every step); 'zoo' is the zoo's configuration on the Python trainer (50k steps)."""
+hyperparameters with 3-step updates, Adam 1e-3 decaying linearly to 1e-4, 8 environments);
+'tutorial' is TF-Agents' 1_dqn_tutorial exactly (CartPole-v0, Python trainer, gamma 1, squared
+loss, target = the online network after every step); 'zoo' is the zoo's configuration on the
+Python trainer (50k steps)."""
 CONFIG = DqnConfig
