@@ -20,9 +20,13 @@ class DqnConfig(TrainConfig):
     """DQN: Q-learning from a replay with a target network and epsilon-greedy collection."""
 
     env: str = "CartPole-v1"
+    """environment id (Gymnasium; a JAX environment of the same id for the compiled trainer)"""
     iterations: int = 200
+    """training iterations (each: collect, then train)"""
     eval_interval: int = 10
+    """iterations between evaluations"""
     log_interval: int = 10
+    """iterations between loss rows in metrics.jsonl"""
     num_envs: int = 8
     """compiled trainer: environments stepped side by side (the Python trainer steps one)"""
     collect_steps_per_iteration: Annotated[int, _alias("--collect-steps")] = 256
