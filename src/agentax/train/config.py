@@ -40,6 +40,11 @@ class Collection(NamedTuple):
     train_steps_per_iteration: int = 1
 
 
+def alias(*flags: str):
+    """Extra CLI spellings of a config field: `field: Annotated[int, alias("--short")] = 1`."""
+    return tyro.conf.arg(aliases=flags)
+
+
 def flag(name: str) -> str:
     """The CLI flag of a config field."""
     return "--" + name.replace("_", "-")
@@ -89,7 +94,7 @@ class TrainConfig:
     """iterations between loss rows in metrics.jsonl"""
     eval_interval: int = 25
     """iterations between evaluations"""
-    num_eval_episodes: Annotated[int, tyro.conf.arg(aliases=("--eval-episodes",))] = 10
+    num_eval_episodes: Annotated[int, alias("--eval-episodes")] = 10
     """episodes per evaluation"""
     checkpoint_interval: int = 0
     """iterations between checkpoints (0 = at every evaluation)"""

@@ -6,13 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Literal
 
-import tyro
-
-from agentax.train.config import Collection, TrainConfig, check, check_finite, check_layers, check_positive_int
-
-
-def _alias(*names: str):
-    return tyro.conf.arg(aliases=names)
+from agentax.train.config import (Collection, TrainConfig, alias, check, check_finite, check_layers,
+                                  check_positive_int)
 
 
 @dataclasses.dataclass
@@ -29,17 +24,17 @@ class DqnConfig(TrainConfig):
     """iterations between loss rows in metrics.jsonl"""
     num_envs: int = 8
     """compiled trainer: environments stepped side by side (the Python trainer steps one)"""
-    collect_steps_per_iteration: Annotated[int, _alias("--collect-steps")] = 256
+    collect_steps_per_iteration: Annotated[int, alias("--collect-steps")] = 256
     """environment steps collected per iteration (summed over the environments)"""
-    train_steps_per_iteration: Annotated[int, _alias("--train-steps")] = 128
+    train_steps_per_iteration: Annotated[int, alias("--train-steps")] = 128
     """gradient steps per iteration, each on `sample_batch_size` sampled sequences"""
     initial_collect_steps: int = 1000
     """uniformly random steps put into the replay before the first iteration"""
     replay_capacity: int = 100_000
     """steps the replay holds (oldest dropped first)"""
-    sample_batch_size: Annotated[int, _alias("--batch-size")] = 64
+    sample_batch_size: Annotated[int, alias("--batch-size")] = 64
     """sequences of n_step_update + 1 steps per gradient step"""
-    fc_layer_params: Annotated[tuple[int, ...], _alias("--fc-layers")] = (256, 256)
+    fc_layer_params: Annotated[tuple[int, ...], alias("--fc-layers")] = (256, 256)
     """Q-network hidden layer sizes"""
     learning_rate: float = 1e-3
     """Adam learning rate"""

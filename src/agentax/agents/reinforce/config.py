@@ -5,24 +5,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated
 
-import tyro
-
-from agentax.train.config import Collection, TrainConfig, check_finite, check_layers, check_positive_int
-
-
-def _alias(*names: str):
-    return tyro.conf.arg(aliases=names)
+from agentax.train.config import Collection, TrainConfig, alias, check_finite, check_layers, check_positive_int
 
 
 @dataclasses.dataclass
 class ReinforceConfig(TrainConfig):
     """REINFORCE (policy gradient with returns-to-go) with an optional value baseline."""
 
-    collect_episodes_per_iteration: Annotated[int, _alias("--collect-episodes")] = 64
+    collect_episodes_per_iteration: Annotated[int, alias("--collect-episodes")] = 64
     """episodes collected per iteration (batched envs on the compiled path)"""
     sample_batch_size: int = 0
     """python trainer: episodes sampled per update (0 = all collected)"""
-    fc_layer_params: Annotated[tuple[int, ...], _alias("--fc-layers")] = (100,)
+    fc_layer_params: Annotated[tuple[int, ...], alias("--fc-layers")] = (100,)
     """actor hidden layer sizes"""
     learning_rate: float = 5e-3
     """Adam learning rate"""
@@ -32,7 +26,7 @@ class ReinforceConfig(TrainConfig):
     """standardize advantages in each batch"""
     value_baseline: bool = True
     """learn a value network and use returns - value as the advantage"""
-    value_fc_layer_params: Annotated[tuple[int, ...], _alias("--value-fc-layers")] = (100,)
+    value_fc_layer_params: Annotated[tuple[int, ...], alias("--value-fc-layers")] = (100,)
     """value network hidden layer sizes"""
     entropy_regularization: float = 0.0
     """entropy bonus coefficient (0 = off)"""
