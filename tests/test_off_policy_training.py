@@ -11,11 +11,12 @@ from agentax.train.python_trainer import PythonTrainer
 from agentax.train.run import train_run
 from agentax.utils import common
 
+# No learning-rate decay: it spans `iterations`, so a run continued to more iterations would follow
+# another schedule than one started with them.
 SMALL = DqnConfig(iterations=4, num_envs=2, collect_steps_per_iteration=8, train_steps_per_iteration=3,
                   initial_collect_steps=20, replay_capacity=200, sample_batch_size=4, fc_layer_params=(8,),
                   eval_interval=2, log_interval=2, num_eval_episodes=1, video_episodes=0, target_update_period=2,
-                  learning_rate_decay=1.0)  # a decay spans `iterations`: a run continued to more iterations
-#                                             would follow another schedule than one started with them
+                  learning_rate_decay=1.0)
 
 
 def quiet(*args):
