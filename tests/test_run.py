@@ -2,7 +2,6 @@
 vmapped seeds, refused input. Small networks and few iterations; compiled programs are cached on disk."""
 
 import json
-import os
 import random
 import signal
 import subprocess

@@ -14,12 +14,10 @@ import os
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from agentax.environments import jax_action_check
 from agentax.environments.environment_specs import EnvironmentSpecs
-from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
 
 

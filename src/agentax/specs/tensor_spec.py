@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from agentax.specs import array_spec
-from agentax.specs.array_spec import ArraySpec, BoundedArraySpec, is_discrete, map_spec
+from agentax.specs.array_spec import ArraySpec, BoundedArraySpec, is_discrete
 
 __all__ = ["ArraySpec", "BoundedArraySpec", "add_outer_dim", "from_spec", "sample_spec_nest"]
 

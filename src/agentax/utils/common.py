@@ -254,6 +254,6 @@ def _short(err: BaseException, limit: int = 400) -> str:
 
 
 # TD losses, returns and target updates (TF-Agents keeps them in `common`; they live in their own modules).
-from agentax.utils.losses import element_wise_huber_loss, element_wise_squared_loss  # noqa: E402
-from agentax.utils.target_update import periodic_soft_update, soft_variables_update  # noqa: E402
-from agentax.utils.value_ops import compute_returns  # noqa: E402
+from agentax.utils.losses import element_wise_huber_loss, element_wise_squared_loss  # noqa: E402, F401
+from agentax.utils.target_update import periodic_soft_update, soft_variables_update  # noqa: E402, F401
+from agentax.utils.value_ops import compute_returns  # noqa: E402, F401
