@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from agentax.policies.jax_policy import JaxPolicy
+from agentax.policies.jax_policy import JaxPolicy, WrappedPolicy
 from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
 from agentax.trajectories.policy_step import PolicyStep
@@ -93,24 +93,11 @@ class ActorPolicy(JaxPolicy):
         return PolicyStep(action, policy_state, info)
 
 
-class GreedyPolicy(JaxPolicy):
+class GreedyPolicy(WrappedPolicy):
     """The mode of a distribution-producing policy (deterministic; `key` is unused)."""
 
     def __init__(self, policy: ActorPolicy):
-        super().__init__(policy.time_step_spec, policy.action_spec, policy.policy_state_spec, params=None)
-        self.wrapped_policy = policy
-
-    @property
-    def params(self):
-        return self.wrapped_policy.params
-
-    @params.setter
-    def params(self, value):
-        if value is not None:
-            self.wrapped_policy.params = value
-
-    def _needs_params(self) -> bool:
-        return True
+        super().__init__(policy)
 
     def distribution(self, params, time_step, policy_state=()):
         return self.wrapped_policy.distribution(params, time_step, policy_state)

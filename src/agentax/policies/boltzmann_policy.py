@@ -6,12 +6,12 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from agentax.networks.distributions import Categorical
-from agentax.policies.jax_policy import JaxPolicy
+from agentax.policies.jax_policy import WrappedPolicy
 from agentax.policies.q_policy import QPolicy
 from agentax.trajectories.policy_step import PolicyStep
 
 
-class BoltzmannPolicy(JaxPolicy):
+class BoltzmannPolicy(WrappedPolicy):
     """Samples `Categorical(logits / temperature)` of `policy`'s distribution (a `QPolicy`:
     softmax over Q-values / T; the closer T is to 0, the greedier). `params` are the wrapped
     policy's; with its `emit_log_probability` the info carries the sampled action's
@@ -20,22 +20,8 @@ class BoltzmannPolicy(JaxPolicy):
     def __init__(self, policy: QPolicy, temperature: float = 1.0, seed: int = 0):
         if not float(temperature) > 0.0:
             raise ValueError(f"BoltzmannPolicy: `temperature` must be > 0, got {temperature}")
-        self.wrapped_policy = policy
         self.temperature = float(temperature)
-        super().__init__(policy.time_step_spec, policy.action_spec, policy.policy_state_spec, policy.info_spec,
-                         seed=seed)
-
-    @property
-    def params(self):
-        return self.wrapped_policy.params
-
-    @params.setter
-    def params(self, value):
-        if value is not None:
-            self.wrapped_policy.params = value
-
-    def _needs_params(self) -> bool:
-        return True
+        super().__init__(policy, policy.info_spec, seed=seed)
 
     def distribution(self, params, time_step, policy_state=()):
         dist = self.wrapped_policy.distribution(params, time_step, policy_state).action

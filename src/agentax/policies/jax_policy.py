@@ -115,3 +115,25 @@ class JaxPolicy(PolicySpecs, abc.ABC):
     @abc.abstractmethod
     def _action(self, params, time_step: ts.TimeStep, policy_state, key) -> PolicyStep:
         """Subclasses compute the `PolicyStep` here."""
+
+
+class WrappedPolicy(JaxPolicy):
+    """A policy acting through `wrapped_policy` with its parameters (greedy, Boltzmann, ...):
+    `params` reads and writes the wrapped policy's."""
+
+    def __init__(self, policy: JaxPolicy, info_spec=(), seed: int = 0):
+        self.wrapped_policy = policy
+        super().__init__(policy.time_step_spec, policy.action_spec, policy.policy_state_spec, info_spec,
+                         params=None, seed=seed)
+
+    @property
+    def params(self):
+        return self.wrapped_policy.params
+
+    @params.setter
+    def params(self, value):
+        if value is not None:
+            self.wrapped_policy.params = value
+
+    def _needs_params(self) -> bool:
+        return True
