@@ -90,11 +90,19 @@ def _check_env_id(env_id: str) -> None:
 def load(env_id: str, discount: float = 1.0, max_episode_steps: int | None = None,
          gym_kwargs: dict | None = None,
          env_wrappers: Sequence[Callable[[PyEnvironment], PyEnvironment]] = (),
-         render_mode: str | None = "rgb_array") -> PyEnvironment:
+         render_mode: str | None = "rgb_array",
+         gym_env_wrappers: Sequence[Callable[[gym.Env], gym.Env]] = ()) -> PyEnvironment:
     """A registered Gymnasium environment as a `PyEnvironment`.
 
     `max_episode_steps` overrides the registered time limit (`CartPole-v0`: 200,
-    `CartPole-v1`: 500). `env_wrappers` are applied in order to the wrapped env.
+    `CartPole-v1`: 500). `gym_env_wrappers` (Gymnasium wrappers) are applied in
+    order to the Gymnasium env, `env_wrappers` (e.g. `agentax.environments.wrappers`)
+    in order to the wrapped `PyEnvironment`, as in TF-Agents.
+
+    Differences from TF-Agents: the time limit is Gymnasium's own `TimeLimit`
+    (it tells truncation from termination, so the LAST step keeps discount 1 as
+    TF-Agents' `wrappers.TimeLimit` gives), and `max_episode_steps=0` is refused
+    rather than meaning "no limit".
     """
     _check_env_id(env_id)
     kwargs = dict(gym_kwargs or {})
@@ -107,6 +115,8 @@ def load(env_id: str, discount: float = 1.0, max_episode_steps: int | None = Non
     with warnings.catch_warnings():  # e.g. "CartPole-v0 is out of date": the reference uses it on purpose
         warnings.filterwarnings("ignore", message=".*is out of date.*")
         gym_env = gym.make(env_id, **kwargs)
+    for gym_wrapper in gym_env_wrappers:
+        gym_env = gym_wrapper(gym_env)
     env: PyEnvironment = GymWrapper(gym_env, discount=discount)
     for wrapper in env_wrappers:
         env = wrapper(env)
