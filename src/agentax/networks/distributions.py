@@ -53,3 +53,23 @@ class Normal(NamedTuple):
 
     def entropy(self):
         return jnp.sum(0.5 + 0.5 * math.log(2 * math.pi) + jnp.log(self.scale), axis=-1)
+
+
+class Deterministic(NamedTuple):
+    """A point mass at `loc` (TFP's `Deterministic`): what `ActorPolicy` makes of an actor
+    network that returns actions (DDPG's and TD3's `ActorNetwork`), as TF-Agents' does.
+    Log-probabilities and entropies are summed over the last axis, as `Normal`'s."""
+
+    loc: jax.Array
+
+    def log_prob(self, value):
+        return jnp.sum(jnp.where(value == self.loc, 0.0, -jnp.inf), axis=-1)
+
+    def sample(self, key, dtype=jnp.float32):
+        return self.loc.astype(dtype)
+
+    def mode(self, dtype=jnp.float32):
+        return self.loc.astype(dtype)
+
+    def entropy(self):
+        return jnp.zeros(self.loc.shape[:-1], jnp.float32)

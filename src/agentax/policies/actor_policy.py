@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from agentax.networks.distributions import Deterministic
 from agentax.policies.jax_policy import JaxPolicy, WrappedPolicy
 from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
@@ -58,8 +59,12 @@ class ActorPolicy(JaxPolicy):
         return True
 
     def distribution(self, params, time_step: ts.TimeStep, policy_state=()):
-        """The `PolicyStep` whose `action` is the action distribution (nest)."""
-        return PolicyStep(self.actor_network.apply(params, time_step.observation), policy_state, ())
+        """The `PolicyStep` whose `action` is the action distribution (nest); an actor network
+        that returns actions (DDPG's `ActorNetwork`) gives `Deterministic` ones, as in TF-Agents."""
+        output = self.actor_network.apply(params, time_step.observation)
+        output = jax.tree.map(lambda x: x if _is_distribution(x) else Deterministic(x), output,
+                              is_leaf=_is_distribution)
+        return PolicyStep(output, policy_state, ())
 
     def distribution_leaves(self, distribution) -> list:
         """The distributions of `distribution`, one per action spec leaf (checked)."""
