@@ -22,6 +22,9 @@ from agentax.reverb.trajectory_writer import TrajectoryWriter
 
 _SERVERS: "weakref.WeakValueDictionary[int, Server]" = weakref.WeakValueDictionary()
 _SERVERS_LOCK = threading.Lock()
+_REMOTE: dict = {}
+"""address -> a stand-in with the `Server` service methods for a server in another process
+(`agentax.distributed` registers one per replay-server actor), so `Client(address)` reaches it."""
 
 
 def _pick_port() -> int:
@@ -31,7 +34,10 @@ def _pick_port() -> int:
 
 
 def find_server(address: str) -> "Server":
-    """The in-process server serving `address` (`host:port`)."""
+    """The in-process server serving `address` (`host:port`), or a registered remote stand-in."""
+    remote = _REMOTE.get(address)
+    if remote is not None:
+        return remote
     try:
         port = int(str(address).rsplit(":", 1)[1])
     except (IndexError, ValueError):
