@@ -1,0 +1,1 @@
+"""TD3 (Fujimoto et al., 2018): DDPG with twin critics, target policy smoothing and a delayed actor."""
