@@ -26,13 +26,13 @@ def quiet(*args):
 def test_compiled_replay_fills_as_the_drivers_count_and_training_moves_the_parameters():
     trainer = CompiledTrainer(SMALL)
     trainer.initialize()
-    buffer = trainer.memory.buffer
-    replay = jax.tree.map(lambda x: x[0], trainer.state.driver.observer_states[0])
+    buffer = trainer.replay
+    replay = jax.tree.map(lambda x: x[0], trainer.state.replay)
     # 20 random steps over 2 envs: at least 10 per env row (boundaries add rows, never fewer).
     assert int(replay.last_id) + 1 >= 10 and int(trainer.env_steps_now()[0]) >= 20
     before = trainer.state.agent
     trainer.run(1)
-    after = jax.tree.map(lambda x: x[0], trainer.state.driver.observer_states[0])
+    after = jax.tree.map(lambda x: x[0], trainer.state.replay)
     assert int(after.last_id) >= int(replay.last_id) + 4  # 8 steps over 2 envs
     assert int(trainer.train_steps_now()[0]) == 3
     moved = jax.tree.map(lambda a, b: bool((a != b).any()), trainer.agent.policy_params(before),

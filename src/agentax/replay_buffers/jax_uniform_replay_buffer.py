@@ -75,6 +75,21 @@ class JaxUniformReplayBuffer:
                                                   pos, axis=1)
         return UniformBufferState(data, ids, new_id)
 
+    def add_sequence(self, state: UniformBufferState, items, length) -> UniformBufferState:
+        """Write the first `length` steps of `items` (leaves `[batch_size, T, ...]`, `T <= max_length`;
+        `length` may be traced) as `length` consecutive `add_batch` calls would. One scatter,
+        so under `vmap` with a per-seed `length` nothing loops over the buffer."""
+        steps = jax.tree.leaves(items)[0].shape[1]
+        if steps > self.max_length:
+            raise ValueError(f"add_sequence: `items` hold {steps} steps per row, more than "
+                             f"max_length={self.max_length}")
+        check_items(state.data, items, lambda buf: (self.batch_size, steps) + buf.shape[2:])
+        new_ids = state.last_id + 1 + jnp.arange(steps, dtype=jnp.int32)
+        cols = jnp.where(jnp.arange(steps) < length, new_ids % self.max_length, self.max_length)  # past: dropped
+        data = jax.tree.map(lambda buf, x: buf.at[:, cols].set(x, mode="drop"), state.data, items)
+        ids = state.ids.at[:, cols].set(jnp.broadcast_to(new_ids, (self.batch_size, steps)), mode="drop")
+        return UniformBufferState(data, ids, state.last_id + jnp.asarray(length, jnp.int32))
+
     def _valid_range(self, last_id, num_steps: int):
         full = last_id >= self.max_length
         min_id = jnp.where(full, last_id + 1 - self.max_length, 0)

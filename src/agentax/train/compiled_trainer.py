@@ -29,7 +29,6 @@ import numpy as np
 from agentax.drivers import DynamicEpisodeDriver, DynamicStepDriver
 from agentax.environments import suite_jax
 from agentax.metrics import jax_metrics
-from agentax.core import JaxObserver
 from agentax.policies.random_jax_policy import RandomJaxPolicy
 from agentax.replay_buffers.jax_uniform_replay_buffer import JaxUniformReplayBuffer
 from agentax.replay_buffers.trajectory_recorder import TrajectoryRecorder
@@ -46,19 +45,7 @@ class TrainerState(NamedTuple):
     key: Any
     eval_key: Any
     iteration: Any
-
-
-class ReplayObserver(JaxObserver):
-    """A `JaxUniformReplayBuffer` as a compiled observer: each batched trajectory is one `add_batch`."""
-
-    def __init__(self, buffer: JaxUniformReplayBuffer):
-        self.buffer = buffer
-
-    def init(self, batch_size):
-        return self.buffer.init()
-
-    def update(self, state, trajectory):
-        return self.buffer.add_batch(state, trajectory)
+    replay: Any = None  # off-policy: the replay buffer's state
 
 
 def _memory_bytes() -> int:
@@ -84,11 +71,16 @@ class CompiledTrainer:
             self.capacity = math.ceil(collection.steps / collection.num_envs) + 1
         self._check_memory()
         spec = self.agent.collect_data_spec
-        if collection.on_policy:
-            self.memory = TrajectoryRecorder(spec, self.capacity)
-        else:
-            self.memory = ReplayObserver(JaxUniformReplayBuffer(
-                spec, collection.num_envs, max(collection.replay_capacity // collection.num_envs, 1)))
+        # The driver records each iteration's steps; off-policy they then go into the replay in one
+        # scatter (`add_sequence`). Keeping the replay out of the driver's `while_loop` matters under
+        # `vmap`: there the loop `select`s its whole carry at every step, and the replay is large.
+        self.initial_capacity = math.ceil(collection.initial_collect_steps / collection.num_envs) + 1
+        self.memory = TrajectoryRecorder(spec, self.capacity if collection.on_policy
+                                         else max(self.capacity, self.initial_capacity))
+        self.replay = None
+        if not collection.on_policy:
+            self.replay = JaxUniformReplayBuffer(spec, collection.num_envs,
+                                                 max(collection.replay_capacity // collection.num_envs, 1))
         self.env_steps = jax_metrics.EnvironmentSteps()
         self.episodes = jax_metrics.NumberOfEpisodes()
         observers = [self.memory, self.env_steps, self.episodes]
@@ -147,32 +139,44 @@ class CompiledTrainer:
     def init(self, key) -> TrainerState:
         agent_key, driver_key, train_key, eval_key = jax.random.split(key, 4)
         driver_state = self.driver.initial_state(driver_key)
-        if self.initial_driver is not None:  # uniformly random steps into the replay first
-            driver_state = self.initial_driver.run_pure(None, driver_state)
-        return TrainerState(self.agent.init(agent_key), driver_state, train_key, eval_key,
-                            jnp.asarray(0, jnp.int32))
+        replay = None
+        if self.replay is not None:
+            replay = self.replay.init()
+            if self.initial_driver is not None:  # uniformly random steps into the replay first
+                driver_state = self.initial_driver.run_pure(None, driver_state,
+                                                            maximum_iterations=self.initial_capacity)
+                replay = self._add_recorded(replay, driver_state)
+        return TrainerState(self.agent.init(agent_key), self._fresh_recorder(driver_state), train_key, eval_key,
+                            jnp.asarray(0, jnp.int32), replay)
+
+    def _fresh_recorder(self, driver_state):
+        fresh = (self.memory.init(self.collection.num_envs),) + driver_state.observer_states[1:]
+        return driver_state._replace(observer_states=fresh)
+
+    def _add_recorded(self, replay, driver_state):
+        recorded = driver_state.observer_states[0]
+        items = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), recorded.data)
+        return self.replay.add_sequence(replay, items, recorded.length)
 
     def iteration(self, state: TrainerState):
         """Pure: collect with the current parameters, then train on the memory."""
-        driver_state = state.driver
-        if self.collection.on_policy:  # a fresh recorder each iteration
-            fresh = (self.memory.init(self.collection.num_envs),) + driver_state.observer_states[1:]
-            driver_state = driver_state._replace(observer_states=fresh)
-        driver_state = self.driver.run_pure(self.agent.collect_policy_params(state.agent), driver_state,
+        driver_state = self.driver.run_pure(self.agent.collect_policy_params(state.agent), state.driver,
                                             maximum_iterations=self.capacity)
         key, train_key = jax.random.split(state.key)
-        memory = driver_state.observer_states[0]
+        replay = state.replay
         if self.collection.on_policy:
-            experience, mask = self.memory.batch_major(memory)
+            experience, mask = self.memory.batch_major(driver_state.observer_states[0])
             agent_state, loss = self.agent.train_step(state.agent, experience, train_key, mask)
         else:
-            agent_state, loss = self._train_from_replay(state.agent, memory, train_key)
-        return TrainerState(agent_state, driver_state, key, state.eval_key, state.iteration + 1), loss
+            replay = self._add_recorded(replay, driver_state)
+            agent_state, loss = self._train_from_replay(state.agent, replay, train_key)
+        return TrainerState(agent_state, self._fresh_recorder(driver_state), key, state.eval_key,
+                            state.iteration + 1, replay), loss
 
     def _train_from_replay(self, agent_state, replay, key):
         """Pure: `train_steps_per_iteration` train steps on sampled sequences (none while the
         replay holds fewer than `train_sequence_length` steps per row)."""
-        buffer, collection = self.memory.buffer, self.collection
+        buffer, collection = self.replay, self.collection
         length = self.agent.train_sequence_length
 
         def one_step(carry, step_key):
