@@ -27,7 +27,8 @@ from agentax.train.triggers import GREEDY_POLICY_SAVED_MODEL_DIR, PolicySavedMod
 from agentax.utils import common
 
 AGENTS = {"reinforce": "agentax.agents.reinforce.config", "dqn": "agentax.agents.dqn.config",
-          "ddqn": "agentax.agents.dqn.ddqn_config", "c51": "agentax.agents.categorical_dqn.config"}
+          "ddqn": "agentax.agents.dqn.ddqn_config", "c51": "agentax.agents.categorical_dqn.config",
+          "td3": "agentax.agents.td3.config", "ddpg": "agentax.agents.ddpg.config"}
 """Agent name -> the module holding its `CONFIG` class and `PRESETS`."""
 
 CHECKPOINT_DIR = "checkpoints"
