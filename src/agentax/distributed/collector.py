@@ -1,0 +1,125 @@
+"""`Collector`: a Ray actor running `train.Actor` into the replay server (TF-Agents' `collect` job).
+
+Each collector loads its own Gymnasium environment and builds the config's agent (for its
+collect policy); `run(num_runs)` first pulls the policy parameters from the
+`VariableContainer` when their version changed, then runs the `Actor` `num_runs` times
+(`steps_per_run` steps each) writing through a `ReverbAddTrajectoryObserver`, flushes, and
+reports the env steps taken. Episodes continue across calls. `random=True` runs a uniformly
+random policy instead (the initial collection); switching policy starts a new episode and
+drops the cached partial one (no item spans two policies' episodes).
+
+Started by `start_collectors` with `max_restarts`: Ray restarts a collector whose process
+died (its constructor logs the restart, closes the dead incarnation's server-side writers,
+and collects on with fresh seeds); its unfinished episode never produced a half item.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+import numpy as np
+
+_log = logging.getLogger("agentax.distributed")
+
+
+class Collector:
+    """The actor body (use `start_collectors`)."""
+
+    def __init__(self, config, index: int, server_handle, address: str, table: str, steps_per_run: int,
+                 variables_table: str = "variables", client_options: dict | None = None, env_factory=None):
+        import ray
+
+        from agentax.distributed.remote import connect
+        from agentax.distributed.variable_container import VariableContainer
+        from agentax.environments import suite_gym
+        from agentax.policies.py_jax_policy import PyJaxPolicy
+        from agentax.policies.random_py_policy import RandomPyPolicy
+        from agentax.replay_buffers import reverb_utils
+        from agentax.train.actor import Actor
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        self.index, self.pid = int(index), os.getpid()
+        owner = f"collector-{index}"
+        client = connect(server_handle, address, owner=owner, **(client_options or {}))
+        if self.restarted:
+            dropped = client._server.drop_writers(owner)
+            _log.warning("collector %d restarted (pid %d); closed %d writer(s) of its previous process",
+                         index, self.pid, dropped)
+        # a restarted collector must not replay its predecessor's random streams
+        seed = config.seed + 1000 * (index + 1) + (self.pid if self.restarted else 0)
+        self.env = env_factory(index) if env_factory is not None else suite_gym.load(config.env)
+        self.env.seed(seed % 2**31)
+        self.agent = config.make_agent(self.env.time_step_spec(), self.env.action_spec())
+        self.agent.initialize()
+        self.variables = VariableContainer(address, (variables_table,))
+        self._variables_table = variables_table
+        self._version = None
+        self.observer = reverb_utils.ReverbAddTrajectoryObserver(client, table,
+                                                                 sequence_length=self.agent.train_sequence_length,
+                                                                 stride_length=1)
+        counter = [self._count]
+        train_step = self.agent.train_step_counter
+        self.actor = Actor(self.env, PyJaxPolicy(self.agent.collect_policy, seed=seed % 2**31), train_step, steps_per_run=steps_per_run,
+                           observers=[self.observer] + counter, summary_interval=0, name=f"collector_{index}")
+        self.random_actor = Actor(self.env, RandomPyPolicy(self.env.time_step_spec(), self.env.action_spec(),
+                                                           seed=seed % 2**31),
+                                  train_step, steps_per_run=steps_per_run, observers=[self.observer] + counter,
+                                  summary_interval=0, name=f"collector_{index}_random")
+        self._mode = "random"  # both actors reset the env; the random one did it last
+        self._steps = self._episodes = 0
+        self.pulls = 0
+
+    def _count(self, trajectory) -> None:
+        boundary = np.asarray(trajectory.is_boundary())
+        self._steps += int(np.sum(~boundary))
+        self._episodes += int(np.sum(boundary))
+
+    def _pull_if_newer(self) -> None:
+        version = self.variables.version(self._variables_table)
+        if version == self._version or version == 0:
+            return
+        from agentax.distributed.variable_container import POLICY_KEY, TRAIN_STEP_KEY
+
+        values = self.variables.pull(self._variables_table)
+        self.agent.collect_policy.params = values[POLICY_KEY]
+        self.agent.train_step_counter.assign(int(values[TRAIN_STEP_KEY]))
+        self._version = version
+        self.pulls += 1
+
+    def run(self, num_runs: int = 1, random: bool = False) -> dict:
+        """`num_runs` actor runs (random policy with `random`); returns what they collected."""
+        mode = "random" if random else "policy"
+        if not random:
+            self._pull_if_newer()
+        actor = self.random_actor if random else self.actor
+        if mode != self._mode:  # a new episode for the other policy, the cached partial one dropped
+            self.observer.reset(write_cached_steps=False)
+            actor.reset()
+            self._mode = mode
+        steps, episodes = self._steps, self._episodes
+        for _ in range(int(num_runs)):
+            actor.run()
+        self.observer.flush()
+        return {"index": self.index, "env_steps": self._steps - steps, "episodes": self._episodes - episodes,
+                "train_step": int(self.agent.train_step_counter), "pid": self.pid, "restarted": self.restarted}
+
+    def ping(self) -> dict:
+        return {"index": self.index, "pid": self.pid, "restarted": self.restarted, "pulls": self.pulls,
+                "env_steps": self._steps}
+
+
+def start_collectors(config, num_collectors: int, server_handle, address: str, table: str, steps_per_run: int, *,
+                     max_restarts: int = 100, num_cpus: float = 1.0, variables_table: str = "variables",
+                     client_options: dict | None = None, env_factory=None) -> list:
+    """`num_collectors` `Collector` actors (Ray restarts each up to `max_restarts` times)."""
+    import ray
+
+    cls = ray.remote(Collector)
+    return [cls.options(max_restarts=max_restarts, max_task_retries=0, num_cpus=num_cpus,
+                        runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu"}})
+            .remote(config, i, server_handle, address, table, steps_per_run, variables_table, client_options,
+                    env_factory) for i in range(num_collectors)]
