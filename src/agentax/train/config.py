@@ -100,10 +100,24 @@ class TrainConfig:
     """iterations between checkpoints (0 = at every evaluation)"""
     video_episodes: int = 3
     """episodes rendered into eval.mp4 at the end (0 = no video)"""
+    distributed: bool = False
+    """collect with Ray actors (agentax[distributed]): a replay server, --num-collectors collectors, the learner
+    here; implies --trainer python (off-policy agents)"""
+    num_collectors: int = 2
+    """collector actors with --distributed"""
+    ray_address: str | None = None
+    """with --distributed, the Ray cluster to join (default: start a local one)"""
 
     agent_name = "agent"  # set by each agent's config class
 
     def __post_init__(self):
+        check(isinstance(self.distributed, bool), "distributed", "True or False", self.distributed)
+        if self.distributed:
+            self.trainer = "python"  # implied: collectors run the Python path's Actor
+        check(isinstance(self.num_collectors, int) and not isinstance(self.num_collectors, bool)
+              and self.num_collectors >= 1, "num_collectors", "an integer >= 1", self.num_collectors)
+        check(self.ray_address is None or isinstance(self.ray_address, str) and self.ray_address != "",
+              "ray_address", "a Ray address (host:port, 'auto') or unset", self.ray_address)
         check(isinstance(self.env, str) and self.env != "", "env", "an environment id", self.env)
         check(self.trainer in ("compiled", "python"), "trainer", "'compiled' or 'python'", self.trainer)
         check_positive_int(self, "iterations", "log_interval", "eval_interval", "num_eval_episodes")
@@ -151,4 +165,4 @@ class TrainConfig:
 
     # Fields a resumed run may change (how long it runs, how it reports); the rest must match.
     RESUMABLE_CHANGES = ("iterations", "log_interval", "eval_interval", "num_eval_episodes", "checkpoint_interval",
-                         "video_episodes")
+                         "video_episodes", "num_collectors", "ray_address")
