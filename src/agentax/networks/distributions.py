@@ -34,6 +34,11 @@ class Categorical(NamedTuple):
     def probs(self):
         return jax.nn.softmax(self.logits)
 
+    def kl_divergence(self, other: "Categorical"):
+        """`KL(self || other)` over the last axis."""
+        log_p = jax.nn.log_softmax(self.logits)
+        return jnp.sum(jnp.exp(log_p) * (log_p - jax.nn.log_softmax(other.logits)), axis=-1)
+
 
 class Normal(NamedTuple):
     """Independent normals over the last axis (log-probabilities and entropies are summed)."""
@@ -53,6 +58,11 @@ class Normal(NamedTuple):
 
     def entropy(self):
         return jnp.sum(0.5 + 0.5 * math.log(2 * math.pi) + jnp.log(self.scale), axis=-1)
+
+    def kl_divergence(self, other: "Normal"):
+        """`KL(self || other)`, summed over the last axis."""
+        ratio = (self.scale / other.scale) ** 2
+        return jnp.sum(0.5 * (ratio + ((self.loc - other.loc) / other.scale) ** 2 - 1.0 - jnp.log(ratio)), axis=-1)
 
 
 class Deterministic(NamedTuple):

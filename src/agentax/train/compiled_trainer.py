@@ -35,6 +35,7 @@ from agentax.replay_buffers.trajectory_recorder import TrajectoryRecorder
 from agentax.specs import array_spec
 from agentax.train.config import TrainConfig
 from agentax.train.evaluation import compiled_avg_return
+from agentax.trajectories.trajectory import Trajectory
 
 
 class TrainerState(NamedTuple):
@@ -46,6 +47,19 @@ class TrainerState(NamedTuple):
     eval_key: Any
     iteration: Any
     replay: Any = None  # off-policy: the replay buffer's state
+
+
+def with_bootstrap_step(experience, time_step):
+    """`experience` `[B, T]` with one more step `[B, T + 1]` made of `time_step` (the time step the
+    driver stands at): its observation and step type, zero action, info and reward. On-policy agents
+    that bootstrap from the last step's value (PPO, as TF-Agents' `train_sequence_length + 1`)
+    train on the first T steps and only read the last one's observation."""
+    last = Trajectory(time_step.step_type, time_step.observation,
+                      jax.tree.map(lambda x: jnp.zeros_like(x[:, -1]), experience.action),
+                      jax.tree.map(lambda x: jnp.zeros_like(x[:, -1]), experience.policy_info),
+                      time_step.step_type, jnp.zeros_like(experience.reward[:, -1]), time_step.discount)
+    return jax.tree.map(lambda x, y: jnp.concatenate([x, jnp.asarray(y, x.dtype)[:, None]], axis=1),
+                        experience, last)
 
 
 def _memory_bytes() -> int:
@@ -67,6 +81,10 @@ class CompiledTrainer:
         if collection.episodes:
             # At most max_steps + 1 loop iterations finish `num_envs` episodes (one per env).
             self.capacity = max_steps + 1
+        elif collection.on_policy:
+            # On-policy steps (PPO): exactly `steps / num_envs` loop iterations, a full `[num_envs, T]`
+            # batch, to which the driver's current time step is appended to bootstrap from.
+            self.capacity = math.ceil(collection.steps / collection.num_envs)
         else:
             self.capacity = math.ceil(collection.steps / collection.num_envs) + 1
         self._check_memory()
@@ -166,6 +184,8 @@ class CompiledTrainer:
         replay = state.replay
         if self.collection.on_policy:
             experience, mask = self.memory.batch_major(driver_state.observer_states[0])
+            if not self.collection.episodes:  # full rows: no mask, the next time step appended
+                experience, mask = with_bootstrap_step(experience, driver_state.time_step), None
             agent_state, loss = self.agent.train_step(state.agent, experience, train_key, mask)
         else:
             replay = self._add_recorded(replay, driver_state)
