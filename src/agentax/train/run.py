@@ -93,6 +93,9 @@ def _check_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> bool:
 
 
 def make_trainer(config: TrainConfig, num_seeds: int = 1):
+    if config.distributed:  # Ray is imported only here
+        from agentax.distributed.trainer import DistributedTrainer
+        return DistributedTrainer(config, num_seeds)
     if config.trainer == "compiled":
         from agentax.train.compiled_trainer import CompiledTrainer
         return CompiledTrainer(config, num_seeds)
