@@ -38,10 +38,59 @@ class PrioritizedSampleInfo(NamedTuple):
 class PrioritizedBufferState(NamedTuple):
     data: Any
     priorities: jax.Array  # [capacity] raw priorities
-    tree: jax.Array        # [2 * tree_capacity] sums of weights, root at 1
+    tree: jax.Array        # `SumTree` of the weights
     size: jax.Array
     position: jax.Array
     max_priority: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class SumTree:
+    """Sampling weights `priority ** exponent` of `size` slots in a sum tree (`[2 * leaves]`, root at 1),
+    as pure functions. A priority of 0 weighs 0 (even with exponent 0)."""
+
+    size: int
+    priority_exponent: float = 0.6
+
+    @property
+    def leaves(self) -> int:
+        return 1 << max(0, (self.size - 1).bit_length())
+
+    @property
+    def depth(self) -> int:
+        return self.leaves.bit_length() - 1
+
+    def init(self) -> jax.Array:
+        return jnp.zeros(2 * self.leaves, jnp.float32)
+
+    def weights(self, priorities):
+        return jnp.where(priorities == 0, 0.0, jnp.power(priorities, self.priority_exponent))
+
+    def set(self, tree, indices, weights):
+        """Set the weights of slots `indices` (out-of-range indices are dropped); rewrites only their ancestors."""
+        valid = (indices >= 0) & (indices < self.size)
+        outside = 2 * self.leaves
+        nodes = indices + self.leaves
+        tree = tree.at[jnp.where(valid, nodes, outside)].set(weights, mode="drop")
+        for _ in range(self.depth):
+            nodes = nodes // 2
+            sums = tree[2 * nodes] + tree[2 * nodes + 1]
+            tree = tree.at[jnp.where(valid, nodes, outside)].set(sums, mode="drop")
+        return tree
+
+    def find(self, tree, u):
+        """The slots whose cumulative-weight intervals hold `u * total` (`u` uniform in [0, 1))."""
+        targets = u * tree[1]
+        nodes = jnp.ones(u.shape, jnp.int32)
+        for _ in range(self.depth):
+            left = tree[2 * nodes]
+            right = targets >= left
+            targets = jnp.where(right, targets - left, targets)
+            nodes = 2 * nodes + right
+        return jnp.minimum(nodes - self.leaves, self.size - 1)
+
+    def probabilities(self, tree, indices):
+        return tree[indices + self.leaves] / tree[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,35 +106,20 @@ class JaxPrioritizedReplayBuffer:
             raise ValueError(f"`priority_exponent` must be a number >= 0, got {self.priority_exponent}")
 
     @property
-    def _leaves(self) -> int:
-        return 1 << max(0, (self.capacity - 1).bit_length())
-
-    @property
-    def _depth(self) -> int:
-        return self._leaves.bit_length() - 1
+    def _tree(self) -> SumTree:
+        return SumTree(self.capacity, self.priority_exponent)
 
     def init(self) -> PrioritizedBufferState:
         data = array_spec.map_spec(
             lambda s: jnp.zeros((self.capacity,) + s.shape, array_spec.jax_dtype(s.dtype)), self.data_spec)
         return PrioritizedBufferState(data, jnp.zeros(self.capacity, jnp.float32),
-                                      jnp.zeros(2 * self._leaves, jnp.float32), jnp.array(0, jnp.int32),
+                                      self._tree.init(), jnp.array(0, jnp.int32),
                                       jnp.array(0, jnp.int32), jnp.array(1.0, jnp.float32))
-
-    def _weights(self, priorities):
-        return jnp.where(priorities == 0, 0.0, jnp.power(priorities, self.priority_exponent))
-
-    def _set_leaves(self, tree, indices, weights):
-        nodes = indices + self._leaves
-        tree = tree.at[nodes].set(weights)
-        for _ in range(self._depth):
-            nodes = nodes // 2
-            tree = tree.at[nodes].set(tree[2 * nodes] + tree[2 * nodes + 1])
-        return tree
 
     def set_priorities(self, state: PrioritizedBufferState, indices, priorities) -> PrioritizedBufferState:
         priorities = jnp.asarray(priorities, jnp.float32)
         return state._replace(priorities=state.priorities.at[indices].set(priorities),
-                              tree=self._set_leaves(state.tree, indices, self._weights(priorities)),
+                              tree=self._tree.set(state.tree, indices, self._tree.weights(priorities)),
                               max_priority=jnp.maximum(state.max_priority, priorities.max()))
 
     def add_batch(self, state: PrioritizedBufferState, items, priorities=None) -> PrioritizedBufferState:
@@ -106,16 +140,9 @@ class JaxPrioritizedReplayBuffer:
     def sample(self, state: PrioritizedBufferState, key: jax.Array, sample_batch_size: int):
         total = state.tree[1]
         u = jax.random.uniform(key, (sample_batch_size,))
-        targets = u * total
-        nodes = jnp.ones((sample_batch_size,), jnp.int32)
-        for _ in range(self._depth):
-            left = state.tree[2 * nodes]
-            right = targets >= left
-            targets = jnp.where(right, targets - left, targets)
-            nodes = 2 * nodes + right
-        found = jnp.minimum(nodes - self._leaves, self.capacity - 1)
+        found = self._tree.find(state.tree, u)
         uniform = jnp.minimum((u * state.size).astype(jnp.int32), jnp.maximum(state.size - 1, 0))
         indices = jnp.where(total > 0, found, uniform)
-        probs = jnp.where(total > 0, state.tree[indices + self._leaves] / total, 1.0 / jnp.maximum(state.size, 1))
+        probs = jnp.where(total > 0, self._tree.probabilities(state.tree, indices), 1.0 / jnp.maximum(state.size, 1))
         items = jax.tree.map(lambda x: x[indices], state.data)
         return items, PrioritizedSampleInfo(indices, probs, state.priorities[indices])
