@@ -28,6 +28,7 @@ from agentax.utils import common
 
 AGENTS = {"reinforce": "agentax.agents.reinforce.config", "dqn": "agentax.agents.dqn.config",
           "ddqn": "agentax.agents.dqn.ddqn_config", "c51": "agentax.agents.categorical_dqn.config",
+          "sac": "agentax.agents.sac.config",
           "td3": "agentax.agents.td3.config", "ddpg": "agentax.agents.ddpg.config",
           "ppo": "agentax.agents.ppo.config"}
 """Agent name -> the module holding its `CONFIG` class and `PRESETS`."""
