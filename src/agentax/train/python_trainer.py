@@ -7,6 +7,12 @@ writes into an `agentax.reverb` table; a `Learner` samples it and calls `agent.t
   each iteration trains on `sample_batch_size` episodes drawn uniformly from what was just
   collected (0: every collected episode once, from a queue table), then the table is
   cleared. Episodes of different lengths are padded into one batch with a mask.
+- On-policy in steps, as TF-Agents' PPO example (`ppo_clip_train_eval.py`): `num_envs` Gymnasium
+  envs in a `BatchedPyEnvironment`; `ReverbTrajectorySequenceObserver` writes one sequence of
+  `steps / num_envs + 1` steps per env (across episode boundaries; the last step only
+  bootstraps) into a FIFO table with `max_times_sampled=1`; after each actor run the observer
+  drops its cached extra steps (`reset(write_cached_steps=False)`, as the example), the learner
+  trains once on the `[num_envs, T + 1]` batch, and the table is cleared.
 - Off-policy, as TF-Agents' `dqn_train_eval.py`: `ReverbAddTrajectoryObserver` writes
   sequences of `train_sequence_length` steps (stride 1) into a uniform table of
   `replay_capacity` items, first filled by a random policy for `initial_collect_steps`;
@@ -18,6 +24,7 @@ The same shell as `CompiledTrainer` (one seed), so `train.run` drives either.
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 from agentax.environments import suite_gym
@@ -45,13 +52,24 @@ class PythonTrainer:
             raise ValueError(f"`num_seeds` (--num-seeds) > 1 needs --trainer compiled, got {num_seeds}")
         collection = config.collection()
         self.config, self.collection = config, collection
-        self.env = suite_gym.load(config.env)
+        self.on_policy_steps = collection.on_policy and not collection.episodes
+        if self.on_policy_steps and collection.num_envs > 1:
+            from agentax.environments.batched_py_environment import BatchedPyEnvironment
+            self.env = BatchedPyEnvironment([suite_gym.load(config.env) for _ in range(collection.num_envs)])
+        else:
+            self.env = suite_gym.load(config.env)
         self.env.seed(config.seed)
         self.eval_env = suite_gym.load(config.env)
         self.agent = config.make_agent(self.env.time_step_spec(), self.env.action_spec())
         length = None if collection.on_policy else self.agent.train_sequence_length
         capacity = max(collection.episodes, 1) if collection.on_policy else collection.replay_capacity
-        if collection.on_policy and not collection.sample_batch_size:
+        if self.on_policy_steps:
+            self.sequence_length = collection.steps // collection.num_envs + 1
+            length, capacity = self.sequence_length, collection.num_envs
+            table = reverb.Table(self.TABLE, max_size=capacity, sampler=reverb.selectors.Fifo(),
+                                 remover=reverb.selectors.Fifo(), rate_limiter=reverb.rate_limiters.MinSize(1),
+                                 max_times_sampled=1)
+        elif collection.on_policy and not collection.sample_batch_size:
             table = reverb.Table.queue(self.TABLE, max_size=capacity)
         else:
             table = reverb.Table(self.TABLE, max_size=capacity, sampler=reverb.selectors.Uniform(seed=config.seed),
@@ -59,7 +77,10 @@ class PythonTrainer:
         self.server = reverb.Server([table])
         self.replay = ReverbReplayBuffer(self.agent.collect_data_spec, self.TABLE, sequence_length=length,
                                          local_server=self.server)
-        if collection.on_policy:
+        if self.on_policy_steps:
+            self.observer = reverb_utils.ReverbTrajectorySequenceObserver(
+                self.replay.py_client, self.TABLE, sequence_length=length, stride_length=length)
+        elif collection.on_policy:
             limit = getattr(self.env, "max_episode_steps", None)
             self.observer = reverb_utils.ReverbAddEpisodeObserver(self.replay.py_client, self.TABLE,
                                                                   max_sequence_length=(limit or 100_000) + 1)
@@ -72,10 +93,15 @@ class PythonTrainer:
         collection, train_step = self.collection, self.agent.train_step_counter
         self.agent.initialize()
         observers = [self.observer, self._count_env_steps]
+        steps = collection.steps
+        if self.on_policy_steps:  # every env takes at least T + 1 steps (boundaries do not count)
+            steps = self.sequence_length * collection.num_envs
         self.actor = Actor(self.env, PyJaxPolicy(self.agent.collect_policy), train_step,
-                           episodes_per_run=collection.episodes or None, steps_per_run=collection.steps or None,
+                           episodes_per_run=collection.episodes or None, steps_per_run=steps or None,
                            observers=observers, summary_interval=0)
-        if collection.on_policy:
+        if self.on_policy_steps:
+            dataset_fn, kwargs = self._on_policy_sequences, False
+        elif collection.on_policy:
             dataset_fn, kwargs = self._episodes, True
         else:
             dataset_fn, kwargs = lambda: self.replay.as_dataset(collection.sample_batch_size,
@@ -95,6 +121,17 @@ class PythonTrainer:
         Actor(self.env, policy, self.agent.train_step_counter, steps_per_run=self.collection.initial_collect_steps,
               observers=[self.observer, self._count_env_steps], summary_interval=0).run()
         self._initial_collect_pending = False
+
+    def _on_policy_sequences(self):
+        """On-policy steps: the one `[T + 1]` sequence of each env from the last actor run, as a batch."""
+        client = self.replay.py_client
+        while True:
+            self.observer.reset(write_cached_steps=False)  # drop the steps past each env's sequence
+            samples = list(client.sample(self.TABLE, self.collection.num_envs, emit_timesteps=False,
+                                         unpack_as_table_signature=True, timeout_ms=self.TIMEOUT_MS))
+            self.replay.clear()
+            experience = jax.tree.map(lambda *xs: np.stack(xs), *[sample.data for sample in samples])
+            yield experience, [sample.info for sample in samples]
 
     def _episodes(self):
         """On-policy: `sample_batch_size` episodes of the last actor run (0: all of them), then clear."""
