@@ -63,3 +63,20 @@ def test_python_off_policy_checkpoint_keeps_the_replay(tmp_path):
     # first of each episode, none across a boundary.
     assert 25 <= trainer.replay.num_frames() <= 36
     assert int(trainer.agent.train_step_counter) == 2 * 3 and trainer.iteration_count == 2
+
+
+def test_prioritized_replay_on_both_trainers_moves_priorities_and_trains(tmp_path):
+    config = dataclasses.replace(SMALL, prioritized_replay=True, priority_exponent=1.0)
+    trainer = CompiledTrainer(config)
+    trainer.initialize()
+    before = np.asarray(trainer.state.replay.tree[0, 1])  # total weight: one per complete sequence
+    assert before == float(trainer.replay.num_items(jax.tree.map(lambda x: x[0], trainer.state.replay)))
+    trainer.run(2)
+    assert int(trainer.train_steps_now()[0]) == 6
+    assert float(trainer.state.replay.tree[0, 1]) != before  # |td_error| priorities replaced the 1s
+    python = PythonTrainer(dataclasses.replace(config, trainer="python", num_envs=1))
+    python.initialize()
+    python.run(2)
+    sampled = list(python.replay.py_client.sample(PythonTrainer.TABLE, 50, emit_timesteps=False, timeout_ms=1000))
+    assert {s.info.priority for s in sampled} != {1.0}  # some items got their |td_error|
+    assert int(python.train_steps_now()[0]) == 6

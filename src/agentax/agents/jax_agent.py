@@ -41,6 +41,16 @@ def _to_jax(x):
     return jnp.asarray(x.astype(array_spec.jax_dtype(x.dtype), copy=False))
 
 
+def td_priorities(loss) -> jax.Array:
+    """Priorities `[B]` from a train step's `LossInfo.extra.td_error` (its absolute value, the largest
+    over any further axes); agents without one cannot use prioritized replay."""
+    td_error = getattr(loss.extra, "td_error", None)
+    if td_error is None:
+        raise ValueError("prioritized replay needs the agent's LossInfo.extra.td_error; this agent has none")
+    magnitude = jnp.abs(td_error)
+    return magnitude.reshape(magnitude.shape[0], -1).max(axis=1) if magnitude.ndim > 1 else magnitude
+
+
 class JaxAgent(abc.ABC):
     """Base class of agents: specs, policies, a pure train step and its stateful shell.
 

@@ -29,7 +29,10 @@ import numpy as np
 from agentax.drivers import DynamicEpisodeDriver, DynamicStepDriver
 from agentax.environments import suite_jax
 from agentax.metrics import jax_metrics
+from agentax.agents.jax_agent import td_priorities
 from agentax.policies.random_jax_policy import RandomJaxPolicy
+from agentax.replay_buffers.jax_prioritized_sequence_replay_buffer import (JaxPrioritizedSequenceReplayBuffer,
+                                                                         importance_weights)
 from agentax.replay_buffers.jax_uniform_replay_buffer import JaxUniformReplayBuffer
 from agentax.replay_buffers.trajectory_recorder import TrajectoryRecorder
 from agentax.specs import array_spec
@@ -97,8 +100,11 @@ class CompiledTrainer:
                                          else max(self.capacity, self.initial_capacity))
         self.replay = None
         if not collection.on_policy:
-            self.replay = JaxUniformReplayBuffer(spec, collection.num_envs,
-                                                 max(collection.replay_capacity // collection.num_envs, 1))
+            rows = max(collection.replay_capacity // collection.num_envs, 1)
+            self.replay = (JaxPrioritizedSequenceReplayBuffer(spec, collection.num_envs, rows,
+                                                              self.agent.train_sequence_length,
+                                                              collection.priority_exponent)
+                           if collection.prioritized else JaxUniformReplayBuffer(spec, collection.num_envs, rows))
         self.env_steps = jax_metrics.EnvironmentSteps()
         self.episodes = jax_metrics.NumberOfEpisodes()
         observers = [self.memory, self.env_steps, self.episodes]
@@ -189,31 +195,39 @@ class CompiledTrainer:
             agent_state, loss = self.agent.train_step(state.agent, experience, train_key, mask)
         else:
             replay = self._add_recorded(replay, driver_state)
-            agent_state, loss = self._train_from_replay(state.agent, replay, train_key)
+            (agent_state, replay), loss = self._train_from_replay(state.agent, replay, train_key)
         return TrainerState(agent_state, self._fresh_recorder(driver_state), key, state.eval_key,
                             state.iteration + 1, replay), loss
 
     def _train_from_replay(self, agent_state, replay, key):
         """Pure: `train_steps_per_iteration` train steps on sampled sequences (none while the
-        replay holds fewer than `train_sequence_length` steps per row)."""
+        replay cannot be sampled). Prioritized: importance weights go to `train_step`, and the
+        sampled items' priorities become `|td_error|` of the step."""
         buffer, collection = self.replay, self.collection
         length = self.agent.train_sequence_length
 
         def one_step(carry, step_key):
+            agent_state, replay = carry
             sample_key, train_key = jax.random.split(step_key)
-            experience, _ = buffer.sample(replay, sample_key, collection.sample_batch_size, length)
-            return self.agent.train_step(carry, experience, train_key)
+            if not collection.prioritized:
+                experience, _ = buffer.sample(replay, sample_key, collection.sample_batch_size, length)
+                agent_state, loss = self.agent.train_step(agent_state, experience, train_key)
+                return (agent_state, replay), loss
+            experience, info = buffer.sample(replay, sample_key, collection.sample_batch_size)
+            weights = importance_weights(info, collection.importance_exponent)
+            agent_state, loss = self.agent.train_step(agent_state, experience, train_key, weights)
+            return (agent_state, buffer.update_priorities(replay, info.indices, td_priorities(loss))), loss
 
-        def train(agent_state):
+        def train(carry):
             keys = jax.random.split(key, collection.train_steps_per_iteration)
-            agent_state, losses = jax.lax.scan(one_step, agent_state, keys)
-            return agent_state, jax.tree.map(lambda x: x[-1], losses)
+            carry, losses = jax.lax.scan(one_step, carry, keys)
+            return carry, jax.tree.map(lambda x: x[-1], losses)
 
-        def skip(agent_state):
-            shapes = jax.eval_shape(train, agent_state)[1]
-            return agent_state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        def skip(carry):
+            shapes = jax.eval_shape(train, carry)[1]
+            return carry, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-        return jax.lax.cond(buffer.can_sample(replay, length), train, skip, agent_state)
+        return jax.lax.cond(buffer.can_sample(replay, length), train, skip, (agent_state, replay))
 
     def run_iterations(self, state: TrainerState, count):
         """Pure: `count` iterations (a traced value); returns the state and the last loss."""

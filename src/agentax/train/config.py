@@ -27,7 +27,10 @@ class Collection(NamedTuple):
     table on the Python path, `JaxUniformReplayBuffer` compiled); the first iteration
     is preceded by `initial_collect_steps` steps of a uniformly random policy; each
     iteration then runs `train_steps_per_iteration` train steps on `sample_batch_size`
-    sequences of the agent's `train_sequence_length` steps.
+    sequences of the agent's `train_sequence_length` steps. `prioritized`: sequences are
+    drawn with probability `priority ** priority_exponent / sum` (new ones at the largest
+    priority seen, then `|td_error|` of the step that sampled them), and train steps get
+    importance weights `(N * P) ** -importance_exponent` scaled to a maximum of 1.
     """
 
     num_envs: int
@@ -38,6 +41,9 @@ class Collection(NamedTuple):
     replay_capacity: int = 0
     initial_collect_steps: int = 0
     train_steps_per_iteration: int = 1
+    prioritized: bool = False
+    priority_exponent: float = 0.6
+    importance_exponent: float = 0.4
 
 
 def alias(*flags: str):

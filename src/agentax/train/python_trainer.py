@@ -27,6 +27,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from agentax.agents.jax_agent import td_priorities
 from agentax.environments import suite_gym
 from agentax.policies.py_jax_policy import PyJaxPolicy
 from agentax.policies.random_py_policy import RandomPyPolicy
@@ -72,7 +73,9 @@ class PythonTrainer:
         elif collection.on_policy and not collection.sample_batch_size:
             table = reverb.Table.queue(self.TABLE, max_size=capacity)
         else:
-            table = reverb.Table(self.TABLE, max_size=capacity, sampler=reverb.selectors.Uniform(seed=config.seed),
+            sampler = (reverb.selectors.Prioritized(collection.priority_exponent, seed=config.seed)
+                       if collection.prioritized else reverb.selectors.Uniform(seed=config.seed))
+            table = reverb.Table(self.TABLE, max_size=capacity, sampler=sampler,
                                  remover=reverb.selectors.Fifo(), rate_limiter=reverb.rate_limiters.MinSize(1))
         self.server = reverb.Server([table])
         self.replay = ReverbReplayBuffer(self.agent.collect_data_spec, self.TABLE, sequence_length=length,
@@ -99,16 +102,18 @@ class PythonTrainer:
         self.actor = Actor(self.env, PyJaxPolicy(self.agent.collect_policy), train_step,
                            episodes_per_run=collection.episodes or None, steps_per_run=steps or None,
                            observers=observers, summary_interval=0)
+        after_step = None
         if self.on_policy_steps:
             dataset_fn, kwargs = self._on_policy_sequences, False
         elif collection.on_policy:
             dataset_fn, kwargs = self._episodes, True
+        elif collection.prioritized:
+            dataset_fn, kwargs, after_step = self._weighted_sequences, True, self._update_priorities
         else:
-            dataset_fn, kwargs = lambda: self.replay.as_dataset(collection.sample_batch_size,
-                                                                num_steps=self.agent.train_sequence_length,
-                                                                seed=self.config.seed), False
+            dataset_fn, kwargs = self._sequences, False
         self.learner = Learner(None, train_step, self.agent, dataset_fn, checkpoint_interval=-1,
-                               summary_interval=0, use_kwargs_in_agent_train=kwargs)
+                               summary_interval=0, use_kwargs_in_agent_train=kwargs,
+                               after_train_strategy_step_fn=after_step)
         self.eval_policy = PyJaxPolicy(self.agent.policy)
         self._initial_collect_pending = bool(collection.initial_collect_steps)
 
@@ -121,6 +126,21 @@ class PythonTrainer:
         Actor(self.env, policy, self.agent.train_step_counter, steps_per_run=self.collection.initial_collect_steps,
               observers=[self.observer, self._count_env_steps], summary_interval=0).run()
         self._initial_collect_pending = False
+
+    def _sequences(self):
+        return self.replay.as_dataset(self.collection.sample_batch_size, num_steps=self.agent.train_sequence_length,
+                                      seed=self.config.seed)
+
+    def _weighted_sequences(self):
+        """Prioritized: each batch with its importance weights `(N * P) ** -importance_exponent` (max 1)."""
+        for experience, info in self._sequences():
+            weights = (info.table_size[:, 0] * info.probability[:, 0]) ** -self.collection.importance_exponent
+            yield {"experience": experience, "weights": (weights / weights.max()).astype(np.float32)}, info
+
+    def _update_priorities(self, experience_and_info, loss) -> None:
+        """Prioritized: the sampled items' new priorities, `|td_error|` of the step that trained on them."""
+        keys = np.asarray(experience_and_info[1].key)[:, 0]
+        self.replay.update_priorities(keys, np.asarray(td_priorities(loss)))
 
     def _on_policy_sequences(self):
         """On-policy steps: the one `[T + 1]` sequence of each env from the last actor run, as a batch."""

@@ -60,6 +60,12 @@ class DqnConfig(TrainConfig):
     """rewards are multiplied by this"""
     gradient_clipping: float = 10.0
     """clip each gradient array to this norm (0 = off)"""
+    prioritized_replay: bool = False
+    """draw sequences by priority |td_error| (a Prioritized Reverb table; a sum tree compiled)"""
+    priority_exponent: float = 0.6
+    """prioritized replay: sampling probability is proportional to priority ** this"""
+    importance_exponent: float = 0.4
+    """prioritized replay: importance weights (N * P) ** -this correct the sampling bias (0 = none)"""
 
     agent_name = "dqn"
 
@@ -78,6 +84,8 @@ class DqnConfig(TrainConfig):
         check_finite(self, "target_update_tau", strict=True, maximum=1.0)
         check_finite(self, "reward_scale_factor", minimum=float("-inf"))
         check_finite(self, "gradient_clipping")
+        check_finite(self, "priority_exponent")
+        check_finite(self, "importance_exponent", maximum=1.0)
         check_layers(self, "fc_layer_params")
         check(self.td_errors_loss in ("huber", "squared"), "td_errors_loss", "'huber' or 'squared'",
               self.td_errors_loss)
@@ -125,7 +133,9 @@ class DqnConfig(TrainConfig):
                           steps=self.collect_steps_per_iteration, on_policy=False,
                           sample_batch_size=self.sample_batch_size, replay_capacity=self.replay_capacity,
                           initial_collect_steps=self.initial_collect_steps,
-                          train_steps_per_iteration=self.train_steps_per_iteration)
+                          train_steps_per_iteration=self.train_steps_per_iteration,
+                          prioritized=self.prioritized_replay, priority_exponent=self.priority_exponent,
+                          importance_exponent=self.importance_exponent)
 
 
 PRESETS = {
