@@ -288,3 +288,36 @@ def test_a_short_run_on_a_one_step_task_improves(agent_class):
     state, _ = train(state, jax.random.PRNGKey(1))
     after = greedy_reward(state)
     assert after > before + 0.3 and after > -0.1, (before, after)
+
+
+def _quiet(*args):
+    pass
+
+
+@pytest.mark.parametrize("agent", ["td3", "ddpg"])
+def test_both_trainers_run_and_save_policies_that_act_inside_the_bounds(agent, tmp_path):
+    """A few iterations on the compiled (TD3) or Python (DDPG, with its OU policy state) trainer:
+    the run trains, evaluates, and its saved collect policy acts inside Pendulum's bounds."""
+    import dataclasses
+
+    from agentax.environments import suite_gym
+    from agentax.policies import policy_loader
+    from agentax.train.run import agent_config_module, train_run
+
+    config = dataclasses.replace(
+        agent_config_module(agent).PRESETS["default"], trainer="compiled" if agent == "td3" else "python",
+        num_envs=2, iterations=3, collect_steps_per_iteration=4, train_steps_per_iteration=2,
+        initial_collect_steps=16, replay_capacity=100, sample_batch_size=4, actor_fc_layer_params=(8,),
+        critic_joint_fc_layer_params=(8,), eval_interval=3, log_interval=3, num_eval_episodes=1, video_episodes=0)
+    summary = train_run(config, tmp_path / agent, progress=False, echo=_quiet)
+    assert summary["train_steps"] == 6 and summary["env_steps"] >= 16 + 12
+    assert np.isfinite(summary["final_eval_return"])
+    policy = policy_loader.load(tmp_path / agent / "policies" / "collect_policy")
+    env = suite_gym.load("Pendulum-v1")
+    env.seed(0)
+    time_step, state = env.reset(), policy.get_initial_state(None)
+    for _ in range(20):
+        step = policy.action(time_step, state)
+        state = step.state
+        assert np.all(np.abs(step.action) <= 2.0)
+        time_step = env.step(step.action)
