@@ -81,6 +81,7 @@ class RemoteServer:
         ray = _ray()
         timeout_s = self.call_timeout_s if timeout_s is None else timeout_s
         give_up = time.monotonic() + self.restart_timeout_s
+        logged = 0.0
         while True:
             try:
                 return call(getattr(self.handle, method).remote(*args), timeout_s, f"replay server {method}")
@@ -90,8 +91,10 @@ class RemoteServer:
                                                  f"did not come back within {self.restart_timeout_s:.0f} s: "
                                                  f"{type(err).__name__}") from err
                 self.retries += 1
-                _log.warning("replay server %s unavailable during %s (%s); retrying while Ray restarts it",
-                             self.address, method, type(err).__name__)
+                if time.monotonic() - logged > 10:
+                    logged = time.monotonic()
+                    _log.warning("replay server %s unavailable during %s (%s); retrying while Ray restarts it",
+                                 self.address, method, type(err).__name__)
                 time.sleep(0.25)
 
     @staticmethod

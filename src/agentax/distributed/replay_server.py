@@ -57,19 +57,20 @@ class ReplayServer:
         restored = None if self._checkpointer is None else self._checkpointer.latest_path()
         self._server = reverb.Server(make_tables(), checkpointer=self._checkpointer)
         self.restored_from = None if restored is None else str(restored)
+        self.restored_size = {name: info.current_size for name, info in self._server.server_info().items()}
         self._checkpoint_every = int(checkpoint_every)
         self._keep = max(1, int(keep_checkpoints))
         self._since_checkpoint = 0
         self._lock = threading.Lock()
         self._writers: dict[str, _Writer] = {}
         if self.restarted:
-            sizes = {name: info.current_size for name, info in self._server.server_info().items()}
             _log.warning("replay server restarted (pid %d); restored %s; table sizes %s", os.getpid(),
-                         self.restored_from or "nothing (no checkpoint yet)", sizes)
+                         self.restored_from or "nothing (no checkpoint yet)", self.restored_size)
 
     # -------------------------------------------------------------- about the actor
     def ping(self) -> dict:
-        return {"pid": os.getpid(), "restarted": self.restarted, "restored_from": self.restored_from}
+        return {"pid": os.getpid(), "restarted": self.restarted, "restored_from": self.restored_from,
+                "restored_size": sum(self.restored_size.values())}
 
     # -------------------------------------------------------------- reverb.Server's service
     def insert(self, data, priorities: dict, timeout_ms: int | None = None) -> None:

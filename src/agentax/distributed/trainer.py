@@ -124,7 +124,8 @@ class DistributedTrainer:
         self.counters = common.Variable(np.zeros(2, np.int64), name="iterations_and_env_steps")
         self._inflight: dict = {}          # ref -> (collector index, steps asked)
         self._busy = [False] * num_collectors
-        self._failures = [0] * num_collectors
+        self._down_since = [None] * num_collectors  # when each collector's failures began (None: healthy)
+        self._retry_at = [0.0] * num_collectors
         self.restarts = 0
         self._pushed_step = None
         self._closed = False
@@ -178,7 +179,7 @@ class DistributedTrainer:
         asked = sum(n for _, n in self._inflight.values())
         for i, collector in enumerate(self.collectors):
             done = int(self.counters.value()[1])
-            if self._busy[i]:
+            if self._busy[i] or time.monotonic() < self._retry_at[i]:
                 continue
             if done + asked >= limit:
                 return
@@ -201,15 +202,21 @@ class DistributedTrainer:
             try:
                 result = self._ray.get(ref, timeout=self.task_timeout_s)
             except self._ray.exceptions.RayActorError as err:
-                self.restarts += 1
-                self._failures[index] += 1
-                _log.warning("collector %d died (%s); Ray restarts it (max_restarts=%d); its task is handed out "
-                             "again", index, type(err).__name__, self.max_restarts)
-                if self._failures[index] > 5:
-                    raise RuntimeError(f"collector {index} failed {self._failures[index]} times in a row; last "
+                now = time.monotonic()
+                if self._down_since[index] is None:
+                    self._down_since[index] = now
+                    self.restarts += 1
+                    _log.warning("collector %d lost its task (%s); Ray restarts it (max_restarts=%d); the task is "
+                                 "handed out again", index, type(err).__name__, self.max_restarts)
+                elif now - self._down_since[index] > self.task_timeout_s:
+                    raise RuntimeError(f"collector {index} has not come back for {self.task_timeout_s:.0f} s; last "
                                        f"error: {err}") from err
+                self._retry_at[index] = now + 0.5
                 continue
-            self._failures[index] = 0
+            if self._down_since[index] is not None:
+                _log.warning("collector %d is back (pid %d) after %.1f s", index, result["pid"],
+                             time.monotonic() - self._down_since[index])
+                self._down_since[index] = None
             self.counters.value()[1] += result["env_steps"]
 
     def _collect_until(self, needed: int, limit: int, random: bool = False) -> None:
@@ -221,7 +228,10 @@ class DistributedTrainer:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"distributed collection: fewer than {needed} env steps after "
                                    f"{self.task_timeout_s:.0f} s ({int(self.counters.value()[1])} so far)")
-            self._ray.wait(list(self._inflight), num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
+            if self._inflight:
+                self._ray.wait(list(self._inflight), num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
+            else:  # every collector is restarting
+                time.sleep(0.1)
             self._settle()
         self._submit(limit, random)
 
