@@ -1,12 +1,16 @@
-"""DQN on CartPole-v1: agentax's compiled `default` preset against Stable-Baselines3's DQN with the
-rl-baselines3-zoo CartPole-v1 hyperparameters, in one run, seed by seed.
+"""The DQN family on CartPole-v1 (and Breakout-MinAtar), section by section, into benchmarks/results/dqn.json.
 
-For each: wall time (compilation separate for agentax) and environment steps until the greedy
-evaluation over 10 episodes first reaches 475, evaluating every 2,560 environment steps on both
-sides (agentax: every 10 iterations of 256 steps; SB3: every 10 rollouts of `train_freq` 256), and
-the final evaluation. SB3 runs in its own venv (`.venv-bench`, `pip install -e '.[bench]'`) as a
-subprocess. Also `--num-seeds` vmapped against the same seeds one by one. Writes
-benchmarks/results/dqn.json. Not yet measured: the Python path (zoo preset) and Breakout-MinAtar.
+- `compiled`: agentax's compiled `default` DQN preset against Stable-Baselines3's DQN with the
+  rl-baselines3-zoo CartPole-v1 hyperparameters, interleaved seed by seed: wall time (agentax's
+  compilation separate and included) and environment steps until the greedy evaluation over 10
+  episodes first reaches 475, evaluating every 2,560 environment steps on both sides, and the
+  final evaluation. SB3 runs in its own venv (`.venv-bench`, `pip install -e '.[bench]'`).
+- `ddqn`, `c51`: the same for Double DQN's and C51's `default` presets (agentax only).
+- `vmapped`: `--num-seeds N` seeds in one program against the same seeds one by one.
+- `python`: the Python path with the `zoo` preset, steps to 475 within its 50k steps (goal 100k).
+- `minatar`: a compiled DQN with a small convolution on gymnax's Breakout-MinAtar (no bar): the return reached.
+
+Sections run (`--sections`) replace their keys in the results file; the others are kept.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from agentax.agents.dqn.config import PRESETS
 from agentax.train.compiled_trainer import CompiledTrainer
+from agentax.train.python_trainer import PythonTrainer
+from agentax.train.run import agent_config_module
 from common import machine, write_results
 
 TARGET = 475.0
@@ -68,9 +73,13 @@ print(json.dumps({"seed": seed, "steps_to_475": callback.hit and callback.hit[0]
 """
 
 
-def agentax_seed(seed: int) -> dict:
-    config = dataclasses.replace(PRESETS["default"], seed=seed)
-    trainer = CompiledTrainer(config)
+def preset(agent: str, name: str = "default", **changes):
+    return dataclasses.replace(agent_config_module(agent).PRESETS[name], **changes)
+
+
+def agentax_seed(seed: int, agent: str = "dqn", name: str = "default", trainer_class=CompiledTrainer) -> dict:
+    config = preset(agent, name, seed=seed)
+    trainer = trainer_class(config)
     trainer.initialize()
     seconds, hit, curve = 0.0, None, []
     for i in range(config.iterations // EVERY):
@@ -84,18 +93,63 @@ def agentax_seed(seed: int) -> dict:
     return {"seed": seed, "compile_seconds": round(trainer.compile_seconds, 2), "train_seconds": round(seconds, 2),
             "steps_to_475": hit and hit[0], "seconds_to_475": hit and hit[1],
             "seconds_to_475_with_compile": hit and round(hit[1] + trainer.compile_seconds, 2),
-            "final_eval": curve[-1], "curve_every_2560_steps": curve}
+            "env_steps": int(trainer.env_steps_now()[0]), "final_eval": curve[-1],
+            "curve_every_10_iterations": curve}
+
+
+def summary(rows) -> dict:
+    return {"seeds_reaching_475": sum(r["steps_to_475"] is not None for r in rows),
+            "seeds_finishing_475": sum(r["final_eval"] >= TARGET for r in rows),
+            "steps_to_475_median": median(rows, "steps_to_475"),
+            "seconds_to_475_median": median(rows, "seconds_to_475"),
+            "seconds_to_475_with_compile_median": median(rows, "seconds_to_475_with_compile")}
 
 
 def vmapped(seeds) -> dict:
-    config = dataclasses.replace(PRESETS["default"], seed=seeds[0])
+    """All seeds in one program, then the same seeds one by one (train seconds; compile separate)."""
+    config = preset("dqn", seed=seeds[0])
     trainer = CompiledTrainer(config, num_seeds=len(seeds))
     trainer.initialize()
     start = time.perf_counter()
     trainer.run(config.iterations)
     seconds = time.perf_counter() - start
-    return {"seeds": [seeds[0] + i for i in range(len(seeds))], "compile_seconds": round(trainer.compile_seconds, 2),
-            "train_seconds_all_seeds": round(seconds, 2), "final_evals": trainer.evaluate_now().tolist()}
+    together = {"compile_seconds": round(trainer.compile_seconds, 2), "train_seconds": round(seconds, 2),
+                "final_evals": trainer.evaluate_now().tolist()}
+    one_by_one = []
+    for seed in seeds:
+        single = CompiledTrainer(preset("dqn", seed=seed))
+        single.initialize()
+        start = time.perf_counter()
+        single.run(config.iterations)
+        one_by_one.append({"compile_seconds": round(single.compile_seconds, 2),
+                           "train_seconds": round(time.perf_counter() - start, 2),
+                           "final_eval": float(single.evaluate_now()[0])})
+    one_seed = statistics.median(r["train_seconds"] for r in one_by_one)
+    return {"seeds": list(seeds), "vmapped": together, "sequential": one_by_one,
+            "sequential_train_seconds_total": round(sum(r["train_seconds"] for r in one_by_one), 2),
+            "vmapped_train_seconds_over_one_seed": round(seconds / one_seed, 2),
+            "vmapped_with_compile_over_one_seed_with_compile": round(
+                (seconds + trainer.compile_seconds)
+                / statistics.median(r["train_seconds"] + r["compile_seconds"] for r in one_by_one), 2)}
+
+
+def minatar(seed: int, iterations: int) -> dict:
+    """Gymnax's Breakout-MinAtar has no Gymnasium twin, so this is the compiled trainer alone (no CLI run:
+    runs are evaluated and rendered on Gymnasium)."""
+    config = preset("dqn", seed=seed, env="Breakout-MinAtar", iterations=iterations, num_envs=16,
+                    train_steps_per_iteration=64, initial_collect_steps=5000, conv_layer_params=((16, 3, 1),),
+                    fc_layer_params=(128,), learning_rate=5e-4, epsilon_greedy=0.05, epsilon_decay_steps=10_000,
+                    target_update_period=500, eval_interval=25)
+    trainer = CompiledTrainer(config)
+    trainer.initialize()
+    curve, start = [], time.perf_counter()
+    for _ in range(iterations // config.eval_interval):
+        trainer.run(config.eval_interval)
+        curve.append([int(trainer.env_steps_now()[0]), float(trainer.evaluate_now()[0])])
+    seconds = time.perf_counter() - start
+    return {"seed": seed, "compile_seconds": round(trainer.compile_seconds, 2), "seconds": round(seconds, 2),
+            "env_steps": curve[-1][0], "env_steps_per_second": round(curve[-1][0] / seconds, 1),
+            "final_eval": curve[-1][1], "best_eval": max(v for _, v in curve), "curve": curve}
 
 
 def sb3_seed(seed: int, python: str) -> dict:
@@ -112,30 +166,52 @@ def median(rows, key):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", nargs="+", default=["compiled", "ddqn", "c51", "vmapped", "python", "minatar"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--num-seeds", type=int, default=8, help="vmapped section: seeds in one program")
+    parser.add_argument("--minatar-iterations", type=int, default=400)
     parser.add_argument("--sb3-python", default=str(Path(__file__).resolve().parents[1] / ".venv-bench/bin/python"))
+    parser.add_argument("--out", default="dqn.json", help="results file name under benchmarks/results")
     args = parser.parse_args()
-    results = {"machine": machine(), "target": TARGET, "config": dataclasses.asdict(PRESETS["default"])}
-    rows = []
-    for seed in args.seeds:  # interleaved, so machine drift hits both
-        rows.append({"agentax": agentax_seed(seed), "sb3": sb3_seed(seed, args.sb3_python)})
-        print(json.dumps(rows[-1]))
-    ours, theirs = [r["agentax"] for r in rows], [r["sb3"] for r in rows]
-    results["runs"] = rows
-    results["agentax_seeds_reaching_475"] = sum(r["steps_to_475"] is not None for r in ours)
-    results["agentax_seeds_finishing_475"] = sum(r["final_eval"] >= TARGET for r in ours)
-    results["sb3_seeds_reaching_475"] = sum(r.get("steps_to_475") is not None for r in theirs)
-    results["agentax_seconds_to_475_with_compile_median"] = median(ours, "seconds_to_475_with_compile")
-    results["agentax_seconds_to_475_median"] = median(ours, "seconds_to_475")
-    results["sb3_seconds_to_475_median"] = median(theirs, "seconds_to_475")
-    if results["sb3_seconds_to_475_median"] and results["agentax_seconds_to_475_with_compile_median"]:
-        results["speedup_vs_sb3_with_compile"] = round(results["sb3_seconds_to_475_median"]
-                                                       / results["agentax_seconds_to_475_with_compile_median"], 2)
-    results["vmapped"] = vmapped(args.seeds)
-    results["sequential_train_seconds"] = round(sum(r["train_seconds"] for r in ours), 2)
-    print({k: v for k, v in results.items() if k not in ("runs", "config", "machine")})
-    write_results("dqn.json", results)
+    path = Path(__file__).resolve().parent / "results" / args.out
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results.update(machine=machine(), target=TARGET)
+    if "compiled" in args.sections:
+        rows = []
+        for seed in args.seeds:  # interleaved, so machine drift hits both
+            rows.append({"agentax": agentax_seed(seed), "sb3": sb3_seed(seed, args.sb3_python)})
+            print(json.dumps(rows[-1]))
+        ours, theirs = [r["agentax"] for r in rows], [r["sb3"] for r in rows]
+        results["compiled"] = {"config": dataclasses.asdict(preset("dqn")), "runs": rows, "agentax": summary(ours),
+                               "sb3": {"seeds_reaching_475": sum(r.get("steps_to_475") is not None for r in theirs),
+                                       "steps_to_475_median": median(theirs, "steps_to_475"),
+                                       "seconds_to_475_median": median(theirs, "seconds_to_475")}}
+        sb3_time, ours_time = median(theirs, "seconds_to_475"), median(ours, "seconds_to_475_with_compile")
+        if sb3_time and ours_time:
+            results["speedup_vs_sb3_with_compile"] = round(sb3_time / ours_time, 2)
+            results["speedup_vs_sb3_without_compile"] = round(sb3_time / median(ours, "seconds_to_475"), 2)
+    for agent in ("ddqn", "c51"):
+        if agent in args.sections:
+            rows = [agentax_seed(seed, agent) for seed in args.seeds]
+            results[agent] = {"runs": rows, **summary(rows)}
+            print(agent, summary(rows))
+    if "vmapped" in args.sections:
+        results["vmapped"] = vmapped(list(range(args.num_seeds)))
+        print({k: v for k, v in results["vmapped"].items() if k != "sequential"})
+    if "python" in args.sections:
+        rows = [agentax_seed(seed, "dqn", "zoo", PythonTrainer) for seed in args.seeds]
+        results["python"] = {"preset": "zoo", "runs": rows, **summary(rows)}
+        print("python", summary(rows))
+    if "minatar" in args.sections:
+        results["minatar"] = {"config": "see minatar() in this file", **minatar(args.seeds[0], args.minatar_iterations)}
+        print({k: v for k, v in results["minatar"].items() if k != "curve"})
+    for stale in ("runs", "config", "agentax_seeds_reaching_475", "agentax_seeds_finishing_475",
+                  "sb3_seeds_reaching_475", "agentax_seconds_to_475_with_compile_median",
+                  "agentax_seconds_to_475_median", "sb3_seconds_to_475_median", "sequential_train_seconds",
+                  "speedup_vs_sb3"):
+        results.pop(stale, None)
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

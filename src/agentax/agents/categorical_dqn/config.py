@@ -36,7 +36,8 @@ class C51Config(DqnConfig):
     def make_network(self, time_step_spec, action_spec):
         from agentax.networks import CategoricalQNetwork
         return CategoricalQNetwork(time_step_spec.observation, action_spec,
-                                   fc_layer_params=tuple(self.fc_layer_params), num_atoms=self.num_atoms)
+                                   fc_layer_params=tuple(self.fc_layer_params), conv_layer_params=self.conv_layers(),
+                                   num_atoms=self.num_atoms)
 
     def agent_kwargs(self) -> dict:
         return {**super().agent_kwargs(), "min_q_value": self.min_q_value, "max_q_value": self.max_q_value}

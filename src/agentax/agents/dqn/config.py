@@ -36,6 +36,8 @@ class DqnConfig(TrainConfig):
     """sequences of n_step_update + 1 steps per gradient step"""
     fc_layer_params: Annotated[tuple[int, ...], alias("--fc-layers")] = (256, 256)
     """Q-network hidden layer sizes"""
+    conv_layer_params: Annotated[tuple[tuple[int, int, int], ...], alias("--conv-layers")] = ()
+    """Q-network convolutions before the dense layers, (filters, kernel size, stride) each (image observations)"""
     learning_rate: float = 1e-3
     """Adam learning rate"""
     learning_rate_decay: float = 0.1
@@ -87,6 +89,9 @@ class DqnConfig(TrainConfig):
         check_finite(self, "priority_exponent")
         check_finite(self, "importance_exponent", maximum=1.0)
         check_layers(self, "fc_layer_params")
+        check(all(len(c) == 3 and all(isinstance(v, int) and v >= 1 for v in c) for c in self.conv_layer_params),
+              "conv_layer_params", "(filters, kernel size, stride) triples of integers >= 1",
+              tuple(self.conv_layer_params))
         check(self.td_errors_loss in ("huber", "squared"), "td_errors_loss", "'huber' or 'squared'",
               self.td_errors_loss)
         if self.trainer == "compiled":
@@ -100,7 +105,11 @@ class DqnConfig(TrainConfig):
 
     def make_network(self, time_step_spec, action_spec):
         from agentax.networks import QNetwork
-        return QNetwork(time_step_spec.observation, action_spec, fc_layer_params=tuple(self.fc_layer_params))
+        return QNetwork(time_step_spec.observation, action_spec, fc_layer_params=tuple(self.fc_layer_params),
+                        conv_layer_params=self.conv_layers())
+
+    def conv_layers(self):
+        return tuple(tuple(c) for c in self.conv_layer_params) or None
 
     def agent_kwargs(self) -> dict:
         """The agent's keyword arguments beyond specs, network and optimizer."""
