@@ -123,6 +123,9 @@ def test_brax_fast_env_values_truncation_and_auto_reset():
     assert float(steps[3].discount) == 1.0  # truncated: discount 1, the true final observation kept
     np.testing.assert_array_equal(np.asarray(steps[4].observation), [0.0, 0.0])  # the action was ignored
     assert float(steps[4].reward) == 0.0
+    import jax
+    _, first = env.reset(jax.random.key(0))  # a new-style typed key works too
+    assert int(first.step_type) == StepType.FIRST
 
 
 @needs_brax
