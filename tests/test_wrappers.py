@@ -298,6 +298,9 @@ def test_wrappers_forward_attributes_and_refuse_bad_arguments():
         wrappers.TimeLimit(JaxWalk(), 3)
     with pytest.raises(TypeError, match="`env` must be a JaxEnvironment"):
         jax_wrappers.TimeLimit(PyWalk(), 3)
+    from agentax.environments.jax_py_environment import JaxPyEnvironment
+    with pytest.raises(TypeError, match="wrappers.TimeLimit before JaxPyEnvironment"):
+        jax_wrappers.TimeLimit(JaxPyEnvironment(PyWalk()), 3)
     with pytest.raises(ValueError, match="`duration` must be an integer >= 1, got 0"):
         wrappers.TimeLimit(PyWalk(), 0)
     with pytest.raises(ValueError, match="`history_length`"):

@@ -31,6 +31,10 @@ from agentax.trajectories import time_step as ts
 def _check_env(wrapper: str, env) -> None:
     if not isinstance(env, JaxEnvironment):
         raise TypeError(f"{wrapper}: `env` must be a JaxEnvironment, got {type(env).__name__}")
+    from agentax.environments.jax_py_environment import JaxPyEnvironment
+    if isinstance(env, JaxPyEnvironment):  # it steps on the host: it has no pure core to wrap
+        raise TypeError(f"{wrapper}: `env` is a JaxPyEnvironment; wrap its Python environment with "
+                        f"agentax.environments.wrappers.{wrapper} before JaxPyEnvironment instead")
 
 
 class JaxEnvironmentBaseWrapper(JaxEnvironment):
