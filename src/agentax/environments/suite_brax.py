@@ -19,6 +19,7 @@ tens of seconds on CPU (HalfCheetah about 10 s), the trivial `fast` env well und
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import jax
@@ -31,10 +32,8 @@ from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
 
 try:
-    import warnings as _warnings
-
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
+    with warnings.catch_warnings():  # brax's imports warn about deprecations in its dependencies
+        warnings.simplefilter("ignore")
         from brax import envs as brax_envs
 except ImportError:  # the extra is not installed
     brax_envs = None
@@ -138,8 +137,6 @@ def load(env_name: str, episode_length: int = 1000, batch_size: int | None = Non
     _require_brax("suite_brax.load")
     if not isinstance(env_name, str) or env_name not in brax_envs._envs:
         raise unknown_id_error("suite_brax.load", env_name, registered_ids())
-    import warnings
-
     with warnings.catch_warnings():  # "Brax System, pipelines and environments are not actively maintained"
         warnings.filterwarnings("ignore", message=".*not actively being maintained.*")
         brax_env = brax_envs.get_environment(env_name, **env_kwargs)
