@@ -144,23 +144,35 @@ class TrainConfig:
 
     # ---- shared
     def check_environment(self) -> None:
-        """Refuse an environment id neither trainer can load, naming close matches."""
+        """Refuse an environment id the chosen trainer cannot load, naming close matches.
+
+        The compiled trainer takes any id `suite_jax.load` knows (agentax's own, gymnax's, Brax's),
+        Gymnasium id or not (runs on compiled-only ids are evaluated on the JAX env); the Python
+        trainer takes Gymnasium ids only."""
         import difflib
 
         import gymnasium
 
         from agentax.environments import suite_jax
-        if self.env not in gymnasium.registry:
-            close = difflib.get_close_matches(self.env, list(gymnasium.registry), n=4, cutoff=0.6)
-            hint = f"; close matches: {', '.join(close)}" if close else ""
-            raise ValueError(f"`env` (--env) must be a Gymnasium id (runs are evaluated and rendered on "
-                             f"Gymnasium), got {self.env!r}{hint}")
+        in_gymnasium = self.env in gymnasium.registry
         if self.trainer == "compiled":
             try:
                 suite_jax.load(self.env)  # native ids first: gymnax is imported only for its own ids
+                return
             except ValueError:
-                raise ValueError(f"`env` (--env) {self.env!r} has no JAX environment for the compiled trainer; "
-                                 f"use --trainer python or one of {suite_jax.registered_ids()[:6]}") from None
+                if in_gymnasium:
+                    raise ValueError(f"`env` (--env) {self.env!r} has no JAX environment for the compiled trainer; "
+                                     f"use --trainer python or one of {suite_jax.registered_ids()[:6]}") from None
+        elif in_gymnasium:
+            return
+        compiled_ids = suite_jax.registered_ids()
+        if self.env in compiled_ids:
+            raise ValueError(f"`env` (--env) {self.env!r} is a compiled-only environment (no Gymnasium id), which "
+                             f"the Python trainer cannot step; use --trainer compiled")
+        close = difflib.get_close_matches(self.env, list(gymnasium.registry) + compiled_ids, n=4, cutoff=0.6)
+        hint = f"; close matches: {', '.join(close)}" if close else ""
+        raise ValueError(f"`env` (--env) must be a Gymnasium id or (with --trainer compiled) a JAX environment "
+                         f"id, got {self.env!r}{hint}")
 
     @property
     def checkpoint_every(self) -> int:
