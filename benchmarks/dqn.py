@@ -29,7 +29,7 @@ import numpy as np
 from agentax.train.compiled_trainer import CompiledTrainer
 from agentax.train.python_trainer import PythonTrainer
 from agentax.train.run import agent_config_module
-from common import machine, write_results
+from common import machine
 
 TARGET = 475.0
 EVERY = 10  # iterations between evaluations (2,560 env steps)
@@ -172,9 +172,10 @@ def main() -> None:
     parser.add_argument("--num-seeds", type=int, default=8, help="vmapped section: seeds in one program")
     parser.add_argument("--minatar-iterations", type=int, default=400)
     parser.add_argument("--sb3-python", default=str(Path(__file__).resolve().parents[1] / ".venv-bench/bin/python"))
-    parser.add_argument("--out", default="dqn.json", help="results file name under benchmarks/results")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "dqn.json"),
+                        help="results file (sections run replace their keys in it)")
     args = parser.parse_args()
-    path = Path(__file__).resolve().parent / "results" / args.out
+    path = Path(args.out)
     results = json.loads(path.read_text()) if path.exists() else {}
     results.update(machine=machine(), target=TARGET)
     if "compiled" in args.sections:
@@ -211,7 +212,9 @@ def main() -> None:
                   "agentax_seconds_to_475_median", "sb3_seconds_to_475_median", "sequential_train_seconds",
                   "speedup_vs_sb3"):
         results.pop(stale, None)
-    write_results(args.out, results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
