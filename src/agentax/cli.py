@@ -112,8 +112,10 @@ def _eval(args) -> None:
                           "train_step": result["policy_train_step"], "video_frames": result.get("video_frames")}))
         return
     print(f"Average Return over {args.episodes} episodes = {result['final_eval_return']:.1f}")
-    if args.video_episodes:
+    if "video_frames" in result:
         print(f"video: {args.run_dir}/eval.mp4 ({result['video_frames']} frames)")
+    elif args.video_episodes:
+        print(f"video: {result['video']}")
 
 
 def enable_compilation_cache() -> None:

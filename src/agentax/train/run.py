@@ -303,16 +303,23 @@ def _finish(config, run_dir: Path, trainer, rows: list, wall: float, train_secon
             for s in range(trainer.num_seeds)]
     summary.update(evaluate_run(run_dir, config.num_eval_episodes, config.video_episodes, seed=config.seed))
     outputs.write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    echo(f"final Average Return (Gymnasium {config.env}, {config.num_eval_episodes} episodes, saved greedy "
-         f"policy{' of seed ' + str(config.seed) if trainer.num_seeds > 1 else ''}) = "
+    echo(f"final Average Return ({summary['final_eval_env']} {config.env}, {config.num_eval_episodes} episodes, "
+         f"saved greedy policy{' of seed ' + str(config.seed) if trainer.num_seeds > 1 else ''}) = "
          f"{summary['final_eval_return']:.1f}")
+    if summary.get("video", "").startswith("not rendered"):
+        echo(f"video: {summary['video']}")
     echo(f"run directory: {run_dir}")
     return summary
 
 
 def evaluate_run(run_dir: str | Path, num_episodes: int = 10, video_episodes: int = 3, seed: int = 0) -> dict:
-    """Load the run's saved greedy policy, evaluate it on the Gymnasium env, render `eval.mp4`."""
-    from agentax.environments import suite_gym
+    """Load the run's saved greedy policy, evaluate it on the run's env, render `eval.mp4`.
+
+    The env is Gymnasium's when the run's id is a Gymnasium id, else the compiled env seen from
+    Python (`JaxAsPyEnvironment`: gymnax, Brax ids); `final_eval_env` says which. The video is
+    rendered only when the env can render: otherwise `video` says "not rendered: <reason>" and
+    there is no `video_frames`, so the end of a long run never fails over a video.
+    """
     from agentax.policies import policy_loader
     from agentax.train.evaluation import compute_avg_return
 
@@ -320,14 +327,33 @@ def evaluate_run(run_dir: str | Path, num_episodes: int = 10, video_episodes: in
     config = load_config(run_dir)
     policy_dir = run_dir / POLICIES_DIR / GREEDY_POLICY_SAVED_MODEL_DIR
     policy = policy_loader.load(policy_dir)
-    env = suite_gym.load(config.env)
+    env, env_kind = _evaluation_env(config.env)
     env.seed(seed + 20_000)
     _check_policy_fits(policy, env, policy_dir)
     result = {"final_eval_return": compute_avg_return(env, policy, num_episodes),
-              "final_eval_episodes": num_episodes, "policy_train_step": policy.get_train_step()}
+              "final_eval_episodes": num_episodes, "final_eval_env": env_kind,
+              "policy_train_step": policy.get_train_step()}
     if video_episodes > 0:
-        result["video_frames"] = outputs.record_video(env, policy, run_dir / "eval.mp4", num_episodes=video_episodes)
+        try:
+            result["video_frames"] = outputs.record_video(env, policy, run_dir / "eval.mp4",
+                                                          num_episodes=video_episodes)
+            result["video"] = "eval.mp4"
+        except Exception as err:  # noqa: BLE001 - a video is never worth losing the run's summary
+            result["video"] = f"not rendered: {type(err).__name__}: {err}"
+    env.close()
     return result
+
+
+def _evaluation_env(env_id: str):
+    """(a `PyEnvironment` of `env_id`, "Gymnasium" or "compiled"): Gymnasium's env when it has the id,
+    else the JAX env of `suite_jax.load(env_id)` seen from Python."""
+    import gymnasium
+
+    if env_id in gymnasium.registry:
+        from agentax.environments import suite_gym
+        return suite_gym.load(env_id), "Gymnasium"
+    from agentax.environments import jax_as_py_environment
+    return jax_as_py_environment.load(env_id), "compiled"
 
 
 def _check_policy_fits(policy, env, policy_dir: Path) -> None:
