@@ -169,7 +169,8 @@ class TrainConfig:
         if self.env in compiled_ids:
             raise ValueError(f"`env` (--env) {self.env!r} is a compiled-only environment (no Gymnasium id), which "
                              f"the Python trainer cannot step; use --trainer compiled")
-        close = difflib.get_close_matches(self.env, list(dict.fromkeys([*gymnasium.registry, *compiled_ids])), n=4, cutoff=0.6)
+        known = list(dict.fromkeys([*gymnasium.registry, *compiled_ids]))
+        close = difflib.get_close_matches(self.env, known, n=4, cutoff=0.6)
         hint = f"; close matches: {', '.join(close)}" if close else ""
         raise ValueError(f"`env` (--env) must be a Gymnasium id or (with --trainer compiled) a JAX environment "
                          f"id, got {self.env!r}{hint}")
