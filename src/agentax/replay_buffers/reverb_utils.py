@@ -28,6 +28,7 @@ import numpy as np
 from agentax.trajectories import StepType, Trajectory
 
 _log = logging.getLogger(__name__)
+_LAST = StepType.LAST
 
 
 def _row(trajectory: Trajectory, i: int) -> Trajectory:
@@ -131,6 +132,25 @@ class ReverbAddTrajectoryObserver(_ReverbObserverBase):
         super().__init__(py_client, table_name, sequence_length + 1, priority)
 
     _cut_at_boundaries = True
+
+    def __call__(self, trajectory: Trajectory) -> None:
+        """Write one step (or one step per row of a batched trajectory)."""
+        step_type = trajectory.step_type
+        if getattr(step_type, "ndim", 0) == 1:  # batched
+            super().__call__(trajectory)
+            return
+        # `_observe` for the single row, inlined (this runs once per environment step)
+        row = self._rows[0]
+        row.last_trajectory = trajectory
+        writer = row.writer
+        writer.append(trajectory)
+        cached = row.cached_steps = row.cached_steps + 1
+        length = self._sequence_length
+        if cached >= length and (cached - length) % self._stride_length == 0:
+            for table in self._table_names:
+                writer.create_item_last(table, self._priority, length)
+        if self._cut_at_boundaries and step_type == _LAST:
+            self._reset_row(row, write_cached_steps=self._pad_end_of_episodes)
 
     def _observe(self, row: _Row, trajectory: Trajectory) -> None:
         row.last_trajectory = trajectory

@@ -1,5 +1,9 @@
 """Step storage of a table: one preallocated array per trajectory column (structure of arrays).
 
+The columns are fields of one preallocated record array (packed, no padding), so
+a sample reads each step's columns from one place (one cache line for a CartPole
+step) and `np.take` copies whole records; `columns` are the per-leaf views.
+
 Items hold slot indices into these arrays, so overlapping sequences share their
 steps, as Reverb's chunks do. A slot is reference-counted and freed when the
 last item using it goes. Slots are found again by step id (`uid`, with the
@@ -9,6 +13,7 @@ a writer can still reference.
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 
 import numpy as np
@@ -18,8 +23,13 @@ class StepStore:
     def __init__(self, shapes, dtypes, initial_capacity: int = 1024, recent: int = 1 << 16):
         self.shapes = [tuple(s) for s in shapes]
         self.dtypes = [np.dtype(d) for d in dtypes]
+        # numeric columns: a value's bytes are its data (its dtype and shape are the column's, checked
+        # on append), so a group of values can be joined as bytes
+        self.raw = [d.kind in "biufc" and d.isnative for d in self.dtypes]
+        self.all_raw = all(self.raw)
         self.capacity = int(initial_capacity)
-        self.columns = [np.zeros((self.capacity,) + s, d) for s, d in zip(self.shapes, self.dtypes)]
+        self.record = np.dtype([(f"c{i}", d, s) for i, (s, d) in enumerate(zip(self.shapes, self.dtypes))])
+        self._set_data(np.zeros(self.capacity, self.record))
         self.refs = np.zeros(self.capacity, np.int32)
         self.slot_id = np.full(self.capacity, -1, np.int64)
         self.used = 0          # slots handed out at least once (the high-water mark)
@@ -29,11 +39,16 @@ class StepStore:
 
     def _grow(self) -> None:
         new = self.capacity * 2
-        self.columns = [np.concatenate([c, np.zeros((new - self.capacity,) + c.shape[1:], c.dtype)])
-                        for c in self.columns]
+        data = np.zeros(new, self.record)
+        data[:self.capacity] = self.data
+        self._set_data(data)
         self.refs = np.concatenate([self.refs, np.zeros(new - self.capacity, np.int32)])
         self.slot_id = np.concatenate([self.slot_id, np.full(new - self.capacity, -1, np.int64)])
         self.capacity = new
+
+    def _set_data(self, data: np.ndarray) -> None:
+        self.data = data
+        self.columns = [data[name] for name in self.record.names]  # views, one per leaf
 
     def slot(self, step_id: int, values) -> int:
         """The slot holding step `step_id` (writing `values`, one per column, if new); adds a reference."""
@@ -76,15 +91,52 @@ class StepStore:
             for column, c in zip(self.columns, columns):
                 column[slots] = [flat[c] for flat in flats]
 
+    def add_steps(self, step_ids: list, slots: list, flats: list, columns: tuple, used: int) -> None:
+        """Fill `slots` (taken from `free` or below the new high-water mark `used`, already in
+        `recent`) for new steps `step_ids`: the values `flat[c]` of the selected columns of each
+        `flats` entry. No references are added."""
+        while used > self.capacity:
+            self._grow()
+        n = len(slots)
+        # free slots (all below the old mark) are taken first: slots[0] at the old mark means none was
+        fresh_only = n and slots[0] == self.used
+        self.used = used
+        if not n:
+            return
+        recent = self.recent
+        for _ in range(len(recent) - self.max_recent):
+            recent.popitem(last=False)
+        target = slice(slots[0], used) if fresh_only else slots
+        self.slot_id[target] = step_ids
+        ncols = len(self.columns)
+        if self.all_raw and len(columns) == ncols == len(flats[0]) and columns == tuple(range(ncols)):
+            try:  # whole records: the values' bytes, in column order, joined (one copy)
+                self.data[target] = np.frombuffer(b"".join(itertools.chain.from_iterable(flats)), self.record)
+                return
+            except (TypeError, ValueError, BufferError):  # e.g. a non-contiguous array
+                pass
+        per_column = zip(*flats) if len(columns) == len(flats[0]) and columns == tuple(range(ncols)) \
+            else ([flat[c] for flat in flats] for c in columns)
+        for column, values, raw in zip(self.columns, per_column, self.raw):
+            if raw:  # the values' bytes, joined: one copy (each value has the column's dtype and shape)
+                try:
+                    values = np.frombuffer(b"".join(values), column.dtype).reshape((n,) + column.shape[1:])
+                except (TypeError, ValueError, BufferError):  # e.g. a non-contiguous array
+                    values = list(values)
+            column[target] = values
+
     def release_many(self, slots: np.ndarray) -> None:
         np.subtract.at(self.refs, slots, 1)
         unique = np.unique(slots)
-        for slot in unique[self.refs[unique] == 0].tolist():
-            step_id = int(self.slot_id[slot])
-            if self.recent.get(step_id) == slot:
-                del self.recent[step_id]
-            self.slot_id[slot] = -1
-            self.free.append(slot)
+        freed = unique[self.refs[unique] == 0]
+        if len(freed):
+            recent = self.recent
+            if recent:
+                for step_id, slot in zip(self.slot_id[freed].tolist(), freed.tolist()):
+                    if recent.get(step_id) == slot:
+                        del recent[step_id]
+            self.slot_id[freed] = -1
+            self.free.extend(freed.tolist())
 
     def release(self, slots) -> None:
         for slot in slots:
@@ -104,7 +156,11 @@ class StepStore:
         self.recent.clear()
 
     def gather(self, slots: np.ndarray) -> list[np.ndarray]:
-        return [column[slots] for column in self.columns]
+        """Each column's values at `slots` (any shape of indices), as new contiguous arrays."""
+        if len(self.columns) == 1:
+            return [self.columns[0][slots]]
+        records = np.take(self.data, slots)  # whole records: one read per step
+        return [np.ascontiguousarray(records[name]) for name in self.record.names]
 
     def nbytes(self) -> int:
-        return sum(c.nbytes for c in self.columns) + self.refs.nbytes + self.slot_id.nbytes
+        return self.data.nbytes + self.refs.nbytes + self.slot_id.nbytes

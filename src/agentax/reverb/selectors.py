@@ -211,17 +211,18 @@ class Prioritized(_Selector):
 
 class _OrderState(_SelectorState):
     """Rows in insertion order: a ring of rows indexed by insertion number; a row's entry is live
-    while `seq[row]` still holds that number (deleted entries are skipped, and squeezed out when
-    the ring fills). 24 bytes per row, where a dict would take about a hundred."""
+    while `seq[row]` still holds that number plus one (0: no entry; deleted entries are skipped, and
+    squeezed out when the ring fills). 24 bytes per row, where a dict would take about a hundred;
+    zeros mean empty, so a new table touches none of it."""
 
     def __init__(self, max_rows: int, newest: bool):
         self.newest = newest
-        self.seq = np.full(max_rows, -1, np.int64)
+        self.seq = np.zeros(max_rows, np.int64)
         self.ring = np.zeros(2 * max_rows, np.int64)
         self.head = self.tail = 0  # insertion numbers: oldest possibly live, next
 
     def _live(self, number: int) -> bool:
-        return self.seq[self.ring[number % len(self.ring)]] == number
+        return self.seq[self.ring[number % len(self.ring)]] == number + 1
 
     def insert(self, row, priority):
         self.insert_many(np.array([row]), None)
@@ -231,38 +232,59 @@ class _OrderState(_SelectorState):
         if self.tail + k - self.head > len(self.ring):
             self._compact()
         numbers = np.arange(self.tail, self.tail + k)
-        self.ring[numbers % len(self.ring)] = rows
-        self.seq[rows] = numbers
+        start = self.tail % len(self.ring)
+        if start + k <= len(self.ring):
+            self.ring[start:start + k] = rows
+        else:
+            self.ring[numbers % len(self.ring)] = rows
+        self.seq[rows] = numbers + 1
         self.tail += k
 
     def _compact(self) -> None:
-        rows = np.nonzero(self.seq >= 0)[0]
+        rows = np.nonzero(self.seq)[0]
         rows = rows[np.argsort(self.seq[rows], kind="stable")]
         self.ring[:len(rows)] = rows
-        self.seq[rows] = np.arange(len(rows))
+        self.seq[rows] = np.arange(1, len(rows) + 1)
         self.head, self.tail = 0, len(rows)
 
     def delete(self, row):
-        self.seq[row] = -1
+        self.seq[row] = 0
 
     def delete_many(self, rows):
-        self.seq[rows] = -1
+        self.seq[rows] = 0
 
     def first(self, count):
-        """The next `count` live rows from the oldest (Fifo) or newest (Lifo) end."""
-        while self.head < self.tail and not self._live(self.head):
-            self.head += 1
-        while self.tail > self.head and not self._live(self.tail - 1):
-            self.tail -= 1
-        picks, number, step = [], (self.tail - 1 if self.newest else self.head), (-1 if self.newest else 1)
+        """The next `count` live rows from the oldest (Fifo) or newest (Lifo) end (read in vectorised
+        windows; dead entries at that end are dropped on the way)."""
+        size = len(self.ring)
+        if self.newest:
+            while self.head < self.tail and not self._live(self.head):
+                self.head += 1
+        else:
+            while self.tail > self.head and not self._live(self.tail - 1):
+                self.tail -= 1
+        picks = []
+        at_end = True  # the window starts at the picking end: dead entries there can go
+        number = self.tail - 1 if self.newest else self.head  # next entry to look at
         while len(picks) < count and self.head <= number < self.tail:
-            if self._live(number):
-                picks.append(int(self.ring[number % len(self.ring)]))
-            number += step
+            room = (number - self.head + 1) if self.newest else (self.tail - number)
+            width = min(room, 2 * (count - len(picks)) + 16)
+            numbers = np.arange(number, number - width, -1) if self.newest else np.arange(number, number + width)
+            rows = self.ring[numbers % size]
+            live = self.seq[rows] == numbers + 1
+            if at_end:
+                dead = int(live.argmax()) if live.any() else width
+                if self.newest:
+                    self.tail -= dead
+                else:
+                    self.head += dead
+                at_end = dead == width
+            picks.extend(rows[live][:count - len(picks)].tolist())
+            number = number - width if self.newest else number + width
         return picks
 
     def clear(self):
-        self.seq[:] = -1
+        self.seq[:] = 0
         self.head = self.tail = 0
 
     def sample(self):

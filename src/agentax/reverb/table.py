@@ -15,7 +15,9 @@ from __future__ import annotations
 import collections
 import dataclasses
 import itertools
+import operator
 import pickle
+import sys
 import threading
 import weakref
 import time
@@ -64,15 +66,21 @@ class Feed:
         self.owner = weakref.ref(owner)
 
 
-class NewItem:
+class NewItem(tuple):
     """What a writer hands a table: `steps` are `(uid, flat_values)` pairs, `columns` the
-    indices of the values the item keeps, `treedef` its structure."""
+    indices of the values the item keeps, `treedef` its structure. A tuple (writers make
+    them with `tuple.__new__(NewItem, (priority, steps, columns, treedef, squeeze))`)."""
 
-    __slots__ = ("priority", "steps", "columns", "treedef", "squeeze")
+    __slots__ = ()
 
-    def __init__(self, priority: float, steps: list, columns: tuple, treedef, squeeze: bool = False):
-        self.priority, self.steps = priority, steps
-        self.columns, self.treedef, self.squeeze = columns, treedef, squeeze
+    def __new__(cls, priority: float, steps: list, columns: tuple, treedef, squeeze: bool = False):
+        return tuple.__new__(cls, (priority, steps, columns, treedef, squeeze))
+
+    priority = property(operator.itemgetter(0))
+    steps = property(operator.itemgetter(1))
+    columns = property(operator.itemgetter(2))
+    treedef = property(operator.itemgetter(3))
+    squeeze = property(operator.itemgetter(4))
 
 
 def deadline_of(timeout_ms) -> float | None:
@@ -136,13 +144,20 @@ class Table:
         self._free_rows: list[int] = []
         self._next_row = 0
         self._meta = None
-        self._set_meta(np.zeros(n, _meta_dtype(1)))
-        self._keys[:] = -1  # an item's key is `insertion_number * rows + row`; -1 marks a free row
+        self._num_rows = n
+        # an item's key is `insertion_number * num_rows + row`; -1 marks a free row. The per-row fields
+        # grow with the rows used (a new table touches no memory per row of max_size)
+        self._set_meta(np.zeros(min(n, 1024), _meta_dtype(1)))
+        self._keys[:] = -1
         self._order = np.zeros(n, np.int64)
         self._squeeze = np.zeros(n, np.bool_)
         self._insert_count = 0
         self._checked = self._checked_treedef = None
         self._feeds: list[Feed] = []  # writers' items created but not inserted yet
+        # items flushed by writers while the limiter cannot block inserts: they count as inserted (every
+        # read and every other insert takes them in first, in order) and go in in groups
+        self._committed: collections.deque = collections.deque()
+        self._never_blocks_inserts = rate_limiter.max_diff >= sys.float_info.max
         self._waiting = 0
 
     # ------------------------------------------------------------------ Reverb API
@@ -233,6 +248,8 @@ class Table:
     def _pull(self) -> None:
         """Insert what the writers have pending, as far as the rate limiter allows (lock held).
         A writer dropped without `close` leaves its feed here: its items still arrive."""
+        if self._committed:
+            self._insert_from(self._committed)
         for feed in self._feeds:
             if feed.pending:
                 self._insert_from(feed.pending)
@@ -242,10 +259,16 @@ class Table:
     def _insert_from(self, pending, keep: int = 0) -> None:
         """Insert items from the head of the deque `pending` while the limiter allows and more than
         `keep` remain (lock held)."""
+        if self._committed and pending is not self._committed:
+            self._insert_from(self._committed)  # flushed items first
         while len(pending) > keep:
             k = min(len(pending) - keep, GROUP)
             if k > 1 and self._limiter.can_insert(k):
-                batch = [pending.popleft() for _ in range(k)]
+                if k == len(pending):
+                    batch = list(pending)
+                    pending.clear()
+                else:
+                    batch = [pending.popleft() for _ in range(k)]
                 self._insert_group(batch)
             elif self._limiter.can_insert(1):
                 self._insert_locked(pending[0])
@@ -254,8 +277,26 @@ class Table:
                 return
 
     def insert_pending(self, pending, deadline, keep: int = 0) -> None:
-        """Insert from `pending` until at most `keep` items remain, waiting up to `deadline`."""
+        """Insert from `pending` until at most `keep` items remain, waiting up to `deadline`.
+
+        With a limiter that cannot block inserts (`MinSize`), a whole flush is committed instead:
+        the items (and, as waiting would pull them, every other writer's pending items, in the same
+        order) count as inserted from now on, go in before anything reads the table or inserts into
+        it, and are inserted in groups of `GROUP` (a writer's episode is often shorter)."""
         with self._cond:
+            if keep == 0 and self._never_blocks_inserts and pending:
+                committed = self._committed
+                for feed in self._feeds:  # every writer's pending items, in order, as `_wait` pulls them
+                    if feed.pending:
+                        committed.extend(feed.pending)
+                        feed.pending.clear()
+                committed.extend(pending)  # (a feed no longer registered)
+                pending.clear()
+                if len(self._committed) >= GROUP:
+                    self._insert_from(self._committed, len(self._committed) % GROUP)
+                if self._waiting:
+                    self._cond.notify_all()
+                return
             while len(pending) > keep:
                 self._wait(lambda: len(pending) <= keep or self._limiter.can_insert(1), deadline, "insert")
                 self._insert_from(pending, keep)
@@ -322,6 +363,8 @@ class Table:
     def try_insert(self, item: NewItem) -> bool:
         """Insert now if the rate limiter allows it; False (nothing changed) otherwise."""
         with self._cond:
+            if self._committed:
+                self._insert_from(self._committed)
             if not self._limiter.can_insert(1):
                 return False
             self._insert_locked(item)
@@ -354,9 +397,11 @@ class Table:
         row = self._free_rows.pop() if self._free_rows else self._next_row
         if row == self._next_row:
             self._next_row += 1
+            if row >= len(self._meta):
+                self._ensure_rows(row + 1)
         self._steps[row, :length] = slots
         self._length[row] = length
-        self._keys[row] = self._insert_count * len(self._meta) + row
+        self._keys[row] = self._insert_count * self._num_rows + row
         self._priority[row] = item.priority
         self._times[row] = 0
         self._squeeze[row] = item.squeeze
@@ -368,7 +413,17 @@ class Table:
         if self._size > self._max_size:
             self._delete(self._remover.sample()[0])
         self._limiter.inserts += 1
-        self._cond.notify_all()
+        if self._waiting:
+            self._cond.notify_all()
+
+    def _ensure_rows(self, count: int) -> None:
+        """Make the per-row fields at least `count` rows long (doubling, up to `num_rows`)."""
+        old = self._meta
+        if count > len(old):
+            meta = np.zeros(min(self._num_rows, max(count, 2 * len(old))), old.dtype)
+            meta[:len(old)] = old
+            meta["key"][len(old):] = -1
+            self._set_meta(meta)
 
     def _set_meta(self, meta: np.ndarray) -> None:
         """Per-item fields side by side (one cache line per sampled item), used through views."""
@@ -379,8 +434,8 @@ class Table:
     def _row_of(self, key) -> int | None:
         """The row of the item with `key`, or None if no such item is in the table."""
         key = int(key)
-        row = key % len(self._meta)
-        return row if key >= 0 and self._keys[row] == key else None
+        row = key % self._num_rows
+        return row if key >= 0 and row < len(self._keys) and self._keys[row] == key else None
 
     def _grow_steps(self, length: int) -> None:
         """Make room for items of `length` steps in the per-item step indices."""
@@ -398,50 +453,75 @@ class Table:
         Equivalent to inserting them one by one: the limiter allowed all of them, and
         evicting the remover's picks after the group keeps what one-by-one evictions keep
         for Fifo, Lifo and heap removers (uniform and prioritized ones pick at random)."""
-        first = items[0]
-        length = len(first.steps)
-        if any(it.treedef is not first.treedef or it.columns != first.columns or len(it.steps) != length
-               or it.squeeze is not first.squeeze for it in items) or (
-                first.treedef is not self._checked_treedef or (length, first.squeeze) != self._checked):
+        priority, steps, cols, treedef, squeeze = items[0]
+        length = len(steps)
+        checked = self._checked_treedef
+        if (treedef is not checked and (checked is None or treedef != checked)
+                or (length, squeeze) != self._checked):
             for it in items:
                 self._insert_locked(it)
             return
-        cols = first.columns
+        for it in items:
+            if (it[2] is not cols or it[3] is not treedef) and (it[2] != cols or it[3] != treedef) \
+                    or it[4] is not squeeze or len(it[1]) != length:
+                for it in items:  # nothing changed yet: one by one instead
+                    self._insert_locked(it)
+                return
         colsel = self._colsel.get(cols)
         if colsel is None:
             colsel = self._colsel[cols] = len(self._colsel)
         store = self._store
         recent = store.recent
-        flat_slots, new_slots, new_values = [], [], []
+        stored = recent.get
+        free = store.free
+        used = store.used
+        refs = []         # the slot of each step of each item
+        new_ids, new_slots, new_values = [], [], []
+        priorities = []
         for it in items:
-            for uid, flat in it.steps:
+            priorities.append(it[0])
+            for uid, flat in it[1]:
                 step_id = (uid << 16) | colsel
-                slot = recent.get(step_id)
+                slot = stored(step_id)
                 if slot is None:
-                    slot = store.new_slot(step_id)
+                    if free:
+                        slot = free.pop()
+                    else:
+                        slot = used
+                        used += 1
+                    recent[step_id] = slot
+                    new_ids.append(step_id)
                     new_slots.append(slot)
                     new_values.append(flat)
-                flat_slots.append(slot)
-        store.write(new_slots, new_values, cols)
-        np.add.at(store.refs, flat_slots, 1)
+                refs.append(slot)
+        store.add_steps(new_ids, new_slots, new_values, cols, used)
         k = len(items)
-        take = min(k, len(self._free_rows))
-        rows = self._free_rows[len(self._free_rows) - take:]
-        del self._free_rows[len(self._free_rows) - take:]
-        rows += range(self._next_row, self._next_row + k - take)
-        self._next_row += k - take
-        rows = np.array(rows, np.int64)
+        flat_slots = np.array(refs, np.int64)
+        np.add.at(store.refs, flat_slots, 1)
+        free_rows = self._free_rows
+        take = min(k, len(free_rows))
+        start = self._next_row
+        if take:
+            rows = free_rows[len(free_rows) - take:]
+            del free_rows[len(free_rows) - take:]
+            rows += range(start, start + k - take)
+            rows = where = np.array(rows, np.int64)
+        else:
+            rows = np.arange(start, start + k)
+            where = slice(start, start + k)
+        self._next_row = start + k - take
+        if self._next_row > len(self._meta):
+            self._ensure_rows(self._next_row)
         seqs = np.arange(self._insert_count, self._insert_count + k)
-        keys = seqs * len(self._meta) + rows
-        priorities = np.array([it.priority for it in items], np.float64)
+        priorities = np.array(priorities, np.float64)
         self._grow_steps(length)
-        self._steps[rows, :length] = np.array(flat_slots, np.int32).reshape(k, length)
-        self._length[rows] = length
-        self._keys[rows] = keys
-        self._priority[rows] = priorities
-        self._times[rows] = 0
-        self._squeeze[rows] = first.squeeze
-        self._order[rows] = seqs
+        self._steps[where, :length] = flat_slots.reshape(k, length)
+        self._length[where] = length
+        self._keys[where] = seqs * self._num_rows + rows
+        self._priority[where] = priorities
+        self._times[where] = 0
+        self._squeeze[where] = squeeze
+        self._order[where] = seqs
         self._insert_count += k
         self._size += k
         self._sampler.insert_many(rows, priorities)
@@ -450,7 +530,8 @@ class Table:
         if excess > 0:
             self._evict(excess)
         self._limiter.inserts += k
-        self._cond.notify_all()
+        if self._waiting:
+            self._cond.notify_all()
 
     def _evict(self, count: int) -> None:
         picks = self._remover.first(count)
@@ -518,6 +599,7 @@ class Table:
     def reset(self) -> None:
         """Remove every item and reset the rate limiter's counters."""
         with self._cond:
+            self._committed.clear()  # flushed items count as inserted: they go with the rest
             self._keys[:] = -1
             self._size = 0
             self._free_rows.clear()
@@ -544,10 +626,10 @@ class Table:
             if self._sampler.batchable and self._max_times_sampled == 0:
                 n = self._limiter.num_samples_allowed(num_samples)
                 rows, probs = self._sampler.sample_batch(n)
-                meta = self._meta[rows]
+                meta = np.take(self._meta, rows)  # whole records (faster than fancy indexing them)
                 times = meta["times"] + 1
                 sorted_rows = np.sort(rows)
-                if n > 1 and np.any(sorted_rows[1:] == sorted_rows[:-1]):
+                if n > 1 and (sorted_rows[1:] == sorted_rows[:-1]).any():
                     times += _occurrence(rows)
                     np.add.at(self._times, rows, 1)
                 else:
@@ -585,7 +667,7 @@ class Table:
         """Flat column arrays `[n, T, ...]` (or `[n, ...]` for squeezed items) for `rows`."""
         if lengths is None:
             lengths = self._length[rows]
-        if len(rows) and np.any(lengths != lengths[0]):
+        if len(rows) and (lengths != lengths[0]).any():
             return _Ragged([self._gather(rows[i:i + 1]) for i in range(len(rows))])
         length = int(lengths[0]) if len(rows) else 0
         cols = self._store.gather((self._steps[rows] if steps is None else steps)[:, :length])
@@ -660,7 +742,8 @@ class Table:
                 store.refs[:num_steps] = np.bincount(steps, minlength=num_steps)
                 self._store, self._treedef = store, treedef
                 self._grow_steps(int(lengths.max()))
-                num_rows = len(self._meta)
+                num_rows = self._num_rows
+                self._ensure_rows(num_rows)
                 rows = keys % num_rows  # keys made by a table of this size name their rows
                 if np.any(keys < 0) or len(np.unique(rows)) != n:
                     rows = np.arange(n)

@@ -29,10 +29,15 @@ import jax
 import numpy as np
 
 from agentax.reverb import table as table_lib
+from agentax.reverb._flatten import flattener as _flattener
 from agentax.reverb.errors import DeadlineExceededError
 
 _ARRAYS = (np.ndarray, np.generic)
 _flatten = jax.tree_util.tree_flatten
+_uids = table_lib._uids
+_GROUP = table_lib.GROUP
+_NewItem = table_lib.NewItem
+_tuple_new = tuple.__new__
 
 
 class TrajectoryColumn:
@@ -94,14 +99,17 @@ class TrajectoryWriter:
         self._keep = int(num_keep_alive_refs)
         self._treedef = None
         self._episode: list[int] = []
-        self._alive: dict[int, list] = {}
-        self._order: deque = deque()
+        self._alive: dict[int, list] = {}  # uid -> values of the last `num_keep_alive_refs` steps
+        self._order: deque = deque()       # (uid, values) of those steps, oldest first
         self._feeds: dict = {}            # table -> Feed of items created but not inserted
         self._closed = False
         self._targets: dict = {}
         self._accepted: set = set()
         self._last_priority = (None, None)
         self._layout = None
+        self._fast_flatten = None
+        self._prepared: dict = {}          # (table, num_steps) -> (target, pending) for create_item_last
+        self._last_fast = (None, None, None)  # the last create_item_last call that took the fast path
 
     def __enter__(self) -> "TrajectoryWriter":
         return self
@@ -112,29 +120,38 @@ class TrajectoryWriter:
     # -------------------------------------------------------------- steps
     def append(self, data, *, partial_step: bool = False) -> None:
         """Record one step (a nest of arrays)."""
-        self._check_open()
-        if partial_step:
+        if self._closed or partial_step:
+            self._check_open()
             raise NotImplementedError("agentax's TrajectoryWriter does not support partial_step")
+        fast = self._fast_flatten
+        values = None if fast is None else fast(data)  # None: not exactly like the first step
+        if values is None:
+            values = self._values(data)
+        uid = next(_uids)
+        self._alive[uid] = values
+        order = self._order
+        order.append((uid, values))
+        if len(order) > self._keep:
+            del self._alive[order.popleft()[0]]
+        self._episode.append(uid)
+
+    def _values(self, data) -> list:
+        """The leaves of `data`, checked against (on the first step: fixing) the writer's layout."""
         values, treedef = _flatten(data)
         if self._treedef is None:
             values = [np.asarray(x) if not isinstance(x, _ARRAYS) else x for x in values]
             self._treedef = treedef
             self._layout = [(type(v), v.shape, v.dtype) for v in values]
             self._all_columns = tuple(range(len(values)))
+            self._fast_flatten = _flattener(jax.tree.unflatten(treedef, values), treedef)
         elif treedef != self._treedef:
             raise ValueError(f"append: the data's structure {treedef} differs from the first step's "
                              f"{self._treedef}")
         for v, (kind, shape, dtype) in zip(values, self._layout):
             # a NumPy scalar of the first step's type has its dtype and shape (); arrays are checked
             if type(v) is not kind or kind is np.ndarray and (v.dtype != dtype or v.shape != shape):
-                values = self._conform(values)
-                break
-        uid = next(table_lib._uids)
-        self._alive[uid] = values
-        self._order.append(uid)
-        if len(self._order) > self._keep:
-            del self._alive[self._order.popleft()]
-        self._episode.append(uid)
+                return self._conform(values)
+        return values
 
     def _conform(self, values) -> list:
         """`values` as arrays of the first step's shapes and dtypes, or a ValueError naming the leaf."""
@@ -186,9 +203,30 @@ class TrajectoryWriter:
         the same as `create_item(table, priority, tree.map(lambda c: c[-num_steps:], history))`."""
         if self._closed:
             self._check_open()
-        if not 1 <= num_steps <= len(self._episode):
-            raise ValueError(f"num_steps ({num_steps}) must be in [1, {len(self._episode)}] (episode steps)")
-        self._enqueue(table, priority, self._episode[-num_steps:], None, self._treedef, False)
+        episode = self._episode
+        if not 1 <= num_steps <= len(episode):
+            raise ValueError(f"num_steps ({num_steps}) must be in [1, {len(episode)}] (episode steps)")
+        last = self._last_fast
+        if table is last[0] and num_steps == last[1] and priority is last[2]:
+            target, pending, checked = last[3:]
+        else:
+            prepared = self._prepared.get((table, num_steps))
+            if prepared is None or priority is not self._last_priority[0] or num_steps > self._keep:
+                self._enqueue(table, priority, episode[-num_steps:], None, self._treedef, False)
+                return
+            target, pending = prepared
+            checked = self._last_priority[1]
+            self._last_fast = (table, num_steps, priority, target, pending, checked)
+        # the common case, as _enqueue does it (the table checked items of this shape): the last
+        # num_steps steps of the episode are the last appended, alive as num_steps <= num_keep_alive_refs
+        steps = list(self._order)[-num_steps:]
+        pending.append(_tuple_new(_NewItem, (checked, steps, self._all_columns, self._treedef, False)))
+        if len(pending) >= _GROUP:
+            with target._cond:
+                target._insert_from(pending)
+        elif target._waiting:
+            with target._cond:
+                target._cond.notify_all()
 
     def _enqueue(self, table, priority, uids, columns, treedef, squeeze) -> None:
         if priority is not self._last_priority[0]:
@@ -216,6 +254,8 @@ class TrajectoryWriter:
             feed = self._feeds[target] = table_lib.Feed(self)
             target.register_feed(feed)
         pending = feed.pending
+        if columns is self._all_columns and treedef is self._treedef and not squeeze:
+            self._prepared[(table, len(steps))] = (target, pending)
         pending.append(item)
         if len(pending) >= table_lib.GROUP:
             with target._cond:
