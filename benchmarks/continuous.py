@@ -1,0 +1,284 @@
+"""Continuous control: SAC (and TD3/DDPG, listed in `AGENTS`) on Pendulum-v1 on both trainers, Stable-
+Baselines3's SAC with the rl-baselines3-zoo settings, and SAC on HalfCheetah-v5, into
+benchmarks/results/continuous.json.
+
+Sections (`--sections`; each replaces its own rows in the results file, per agent and seed, so a
+long benchmark can be run in pieces: `--sections compiled --seeds 0 1`, then `--seeds 2 3 4`):
+
+- `compiled`: the agent's compiled preset (`AGENTS[agent]['compiled']`, 20k environment steps),
+  one seed after another: the greedy return over 10 episodes after 20k steps (and every
+  `eval_interval`), compile seconds, the first iteration's seconds (the Python trainer compiles
+  there), train seconds of the other iterations and their environment steps per second
+  (evaluation excluded); wall seconds include everything.
+- `python`: the same preset on the Python trainer (`trainer='python'`, one environment, the same
+  collect/train steps per iteration: the same replay ratio, one gradient step per environment step).
+- `zoo`: the agent's zoo preset on the Python trainer (`AGENTS[agent]['zoo']`), when it has one.
+- `sb3`: Stable-Baselines3's SAC with the zoo's Pendulum-v1 settings in `.venv-bench` (`--sb3-python`),
+  the same 20k steps and evaluation.
+- `halfcheetah`: SAC's `tf-agents` preset on HalfCheetah-v5 (needs `agentax.environments.suite_mujoco`
+  and the mujoco extra) on the Python trainer for `--halfcheetah-steps` environment steps: steps/s and
+  the return curve (the budget is stated in the results).
+
+`--quick` (a GPU run in a couple of minutes): seed 0 only, 20k steps compiled, 4k steps on the
+Python trainer (steps/s only), no SB3 or HalfCheetah. `--out PATH` writes elsewhere.
+`--vmap` runs the compiled seeds as one vmapped program (fast on an accelerator; on 2 CPU cores
+sequential seeds are faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agentax.train.run import agent_config_module
+from common import machine
+
+AGENTS = {
+    "sac": {"compiled": "default", "zoo": "zoo", "goal": -200.0},
+}
+"""Agent name -> its presets (`compiled`: the 20k-step Pendulum-v1 preset; `zoo`: the zoo's settings on the
+Python trainer, optional) and the goal (average greedy return after 20k steps, 5 of 5 seeds). TD3 and DDPG
+add a line each (`AGENTS['td3'] = {...}` or an entry here)."""
+
+ENV_STEPS = 20_000
+
+SB3_SCRIPT = r"""
+import json, sys, time
+import gymnasium as gym
+from stable_baselines3 import SAC
+from stable_baselines3.common.evaluation import evaluate_policy
+
+seed, total, every = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+eval_env = gym.make("Pendulum-v1")
+model = SAC("MlpPolicy", "Pendulum-v1", learning_rate=1e-3, seed=seed, device="cpu")  # zoo: lr 1e-3, SB3 defaults
+curve, train_seconds = [], 0.0
+for done in range(every, total + 1, every):
+    start = time.perf_counter()
+    model.learn(total_timesteps=every, reset_num_timesteps=False)
+    train_seconds += time.perf_counter() - start
+    mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
+    curve.append([done, float(mean)])
+print(json.dumps({"seed": seed, "final_eval": curve[-1][1], "best_eval": max(v for _, v in curve),
+                  "curve": curve, "train_seconds": round(train_seconds, 2), "env_steps": total,
+                  "env_steps_per_second": round(total / train_seconds, 1)}))
+"""
+
+
+def preset(agent: str, name: str, **changes):
+    return dataclasses.replace(agent_config_module(agent).PRESETS[name], **changes)
+
+
+def run_config(config, max_env_steps: int | None = None) -> dict:
+    """Train one seed of `config` (evaluating every `eval_interval` iterations); optionally stop after
+    `max_env_steps` (speed only)."""
+    from agentax.train.compiled_trainer import CompiledTrainer
+    from agentax.train.python_trainer import PythonTrainer
+
+    trainer = (CompiledTrainer if config.trainer == "compiled" else PythonTrainer)(config)
+    start_wall = time.perf_counter()
+    trainer.initialize()
+    # The first iteration apart: the Python trainer compiles its policy and train step (and runs the
+    # random initial collection) there; steps/s counts the iterations after it.
+    start = time.perf_counter()
+    trainer.run(1)
+    first_seconds = time.perf_counter() - start
+    start_steps = int(trainer.env_steps_now()[0])
+    seconds, curve, done = 0.0, [], 1
+    while done < config.iterations:
+        count = min(config.eval_interval - done % config.eval_interval, config.iterations - done)
+        start = time.perf_counter()
+        trainer.run(count)
+        seconds += time.perf_counter() - start
+        done += count
+        steps = int(trainer.env_steps_now()[0])
+        if max_env_steps is not None and steps >= max_env_steps:
+            curve.append([steps, None])
+            break
+        curve.append([steps, float(trainer.evaluate_now()[0])])
+    steps = int(trainer.env_steps_now()[0])
+    evals = [v for _, v in curve if v is not None]
+    return {"seed": config.seed, "final_eval": evals[-1] if evals else None, "best_eval": max(evals, default=None),
+            "curve": curve, "compile_seconds": round(trainer.compile_seconds, 2),
+            "first_iteration_seconds": round(first_seconds, 2), "train_seconds": round(seconds, 2),
+            "wall_seconds": round(time.perf_counter() - start_wall, 2), "env_steps": steps,
+            "train_steps": int(trainer.train_steps_now()[0]),
+            "env_steps_per_second": round((steps - start_steps) / seconds, 1)}
+
+
+def run_vmapped(config, seeds) -> list[dict]:
+    from agentax.train.compiled_trainer import CompiledTrainer
+
+    trainer = CompiledTrainer(dataclasses.replace(config, seed=seeds[0]), num_seeds=len(seeds))
+    trainer.initialize()
+    start_steps = trainer.env_steps_now()
+    seconds, curves, done = 0.0, [[] for _ in seeds], 0
+    while done < config.iterations:
+        count = min(config.eval_interval, config.iterations - done)
+        start = time.perf_counter()
+        trainer.run(count)
+        seconds += time.perf_counter() - start
+        done += count
+        returns, steps = trainer.evaluate_now(), trainer.env_steps_now()
+        for i in range(len(seeds)):
+            curves[i].append([int(steps[i]), float(returns[i])])
+    steps = trainer.env_steps_now()
+    return [{"seed": seed, "final_eval": curves[i][-1][1], "best_eval": max(v for _, v in curves[i]),
+             "curve": curves[i], "compile_seconds": round(trainer.compile_seconds, 2),
+             "train_seconds": round(seconds, 2), "env_steps": int(steps[i]),
+             "env_steps_per_second_all_seeds": round(float(np.sum(steps - start_steps)) / seconds, 1),
+             "env_steps_per_second": round(float(steps[i] - start_steps[i]) / seconds, 1), "vmapped_seeds": len(seeds)}
+            for i, seed in enumerate(seeds)]
+
+
+def sb3_seed(seed: int, python: str, every: int) -> dict:
+    out = subprocess.run([python, "-c", SB3_SCRIPT, str(seed), str(ENV_STEPS), str(every)], capture_output=True,
+                         text=True, timeout=3600)
+    if out.returncode != 0:
+        return {"seed": seed, "error": out.stderr[-800:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def median(rows, key):
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def summarize(rows: list[dict], goal: float | None) -> dict:
+    finals = [r["final_eval"] for r in rows if r.get("final_eval") is not None]
+    out = {"seeds": [r["seed"] for r in rows], "final_eval_median": median(rows, "final_eval"),
+           "final_eval_mean": round(float(np.mean(finals)), 1) if finals else None,
+           "env_steps_per_second_median": median(rows, "env_steps_per_second"),
+           "train_seconds_median": median(rows, "train_seconds"),
+           "compile_seconds_median": median(rows, "compile_seconds")}
+    if goal is not None:
+        out["goal"] = goal
+        out["seeds_above_goal"] = f"{sum(v > goal for v in finals)}/{len(finals)}"
+    return out
+
+
+def merge(section: dict, rows: list[dict], goal, **extra) -> dict:
+    """`section` with `rows` replacing those of the same seeds, re-summarized."""
+    kept = {r["seed"]: r for r in section.get("runs", [])}
+    kept.update({r["seed"]: r for r in rows})
+    runs = [kept[s] for s in sorted(kept)]
+    return {**extra, "runs": runs, **summarize(runs, goal)}
+
+
+def halfcheetah(seed: int, env_steps: int, eval_every: int) -> dict:
+    try:
+        import agentax.environments.suite_mujoco  # noqa: F401
+    except ImportError as err:
+        return {"skipped": f"suite_mujoco unavailable: {err}"}
+    config = preset("sac", "tf-agents", seed=seed, iterations=max(env_steps - 10_000, 1), eval_interval=eval_every,
+                    num_eval_episodes=3, video_episodes=0)
+    row = run_config(config)
+    return {"preset": "tf-agents (HalfCheetah-v5, Python trainer)",
+            "budget": f"{row['env_steps']} env steps (10k random first), {row['train_seconds']} s of training, "
+                      f"3 greedy episodes every {eval_every} iterations",
+            **row}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", nargs="+", default=["sac"], help=f"of {sorted(AGENTS)}")
+    parser.add_argument("--sections", nargs="+", default=["compiled", "python", "sb3"],
+                        help="compiled python zoo sb3 halfcheetah")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--python-env-steps", type=int, default=None,
+                        help="stop the python section after this many env steps (speed only; default: all 20k)")
+    parser.add_argument("--vmap", action="store_true", help="compiled seeds in one vmapped program")
+    parser.add_argument("--halfcheetah-steps", type=int, default=30_000)
+    parser.add_argument("--quick", action="store_true", help="seed 0, compiled 20k steps, python 4k steps (speed)")
+    parser.add_argument("--sb3-python", default=str(Path(__file__).resolve().parents[1] / ".venv-bench/bin/python"))
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "continuous.json"),
+                        help="results file (sections run replace their rows in it)")
+    args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.python_env_steps = [0], 4000
+        args.sections = [s for s in args.sections if s in ("compiled", "python")]
+    unknown = [a for a in args.agents if a not in AGENTS]
+    if unknown:
+        parser.error(f"--agents: unknown {unknown}; known: {sorted(AGENTS)}")
+    path = Path(args.out)
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results["machine"] = machine()
+    results["env_steps"] = ENV_STEPS
+
+    def save():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2) + "\n")
+
+    for agent in args.agents:
+        spec = AGENTS[agent]
+        out = results.setdefault(agent, {})
+        compiled = preset(agent, spec["compiled"])
+        if "compiled" in args.sections:
+            configs = [dataclasses.replace(compiled, seed=s) for s in args.seeds]
+            rows = (run_vmapped(compiled, args.seeds) if args.vmap
+                    else [run_config(c) for c in configs])
+            for row in rows:
+                print(agent, "compiled", {k: v for k, v in row.items() if k != "curve"}, flush=True)
+            out["compiled"] = merge(out.get("compiled", {}), rows, spec["goal"], preset=spec["compiled"],
+                                    config=dataclasses.asdict(compiled), vmapped=args.vmap)
+            save()
+        if "python" in args.sections:
+            rows = []
+            for seed in args.seeds:
+                config = dataclasses.replace(compiled, trainer="python", seed=seed)
+                rows.append(run_config(config, args.python_env_steps))
+                print(agent, "python", {k: v for k, v in rows[-1].items() if k != "curve"}, flush=True)
+            out["python"] = merge(out.get("python", {}), rows, spec["goal"] if args.python_env_steps is None else None,
+                                  preset=f"{spec['compiled']} with trainer='python' (same replay ratio)",
+                                  stopped_at_env_steps=args.python_env_steps)
+            save()
+        if "zoo" in args.sections and spec.get("zoo"):
+            rows = []
+            for seed in args.seeds:
+                rows.append(run_config(preset(agent, spec["zoo"], seed=seed)))
+                print(agent, "zoo", {k: v for k, v in rows[-1].items() if k != "curve"}, flush=True)
+            out["zoo"] = merge(out.get("zoo", {}), rows, spec["goal"], preset=spec["zoo"])
+            save()
+        if "sb3" in args.sections and agent == "sac":
+            rows = []
+            for seed in args.seeds:
+                rows.append(sb3_seed(seed, args.sb3_python, every=compiled.eval_interval * compiled.num_envs))
+                print("sb3 sac", {k: v for k, v in rows[-1].items() if k != "curve"}, flush=True)
+            good = [r for r in rows if "error" not in r]
+            out["sb3"] = merge(out.get("sb3", {}), good, spec["goal"],
+                               settings="SB3 SAC, zoo Pendulum-v1: learning_rate 1e-3, SB3 defaults otherwise")
+            if len(good) < len(rows):
+                out["sb3"]["errors"] = [r for r in rows if "error" in r]
+            save()
+        # Ratios side by side, from whatever rows the sections hold now.
+        ratios = {}
+        c, p = out.get("compiled", {}), out.get("python", {})
+        if c.get("env_steps_per_second_median") and p.get("env_steps_per_second_median"):
+            ratios["compiled_over_python_env_steps_per_second"] = round(
+                c["env_steps_per_second_median"] / p["env_steps_per_second_median"], 2)
+        s = out.get("sb3", {})
+        if c.get("env_steps_per_second_median") and s.get("env_steps_per_second_median"):
+            ratios["compiled_over_sb3_env_steps_per_second"] = round(
+                c["env_steps_per_second_median"] / s["env_steps_per_second_median"], 2)
+        if p.get("env_steps_per_second_median") and s.get("env_steps_per_second_median"):
+            ratios["python_over_sb3_env_steps_per_second"] = round(
+                p["env_steps_per_second_median"] / s["env_steps_per_second_median"], 2)
+        out["ratios"] = ratios
+        print(agent, "ratios", ratios, flush=True)
+        save()
+    if "halfcheetah" in args.sections:
+        results["halfcheetah_sac"] = halfcheetah(args.seeds[0], args.halfcheetah_steps, eval_every=5000)
+        print("halfcheetah", {k: v for k, v in results["halfcheetah_sac"].items() if k != "curve"}, flush=True)
+        save()
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
