@@ -67,8 +67,10 @@ class RemoteServer:
     """Stand-in for a `reverb.Server` that lives in a `ReplayServer` actor."""
 
     def __init__(self, handle, address: str, *, call_timeout_s: float = 60.0, restart_timeout_s: float = 120.0,
-                 chunk_steps: int = 64, owner: str = "driver"):
+                 chunk_steps: int = 64, owner: str = "driver", prefetch_tables=()):
         self.handle, self.address, self.owner = handle, address, owner
+        self.prefetch_tables = frozenset(prefetch_tables)
+        self._prefetched: dict = {}  # (table, n, wait_ms) -> the next sample's ref, asked for in advance
         self.call_timeout_s, self.restart_timeout_s = float(call_timeout_s), float(restart_timeout_s)
         self.chunk_steps = int(chunk_steps)
         self._tables: dict[str, _RemoteTable] = {}
@@ -119,8 +121,24 @@ class RemoteServer:
         self._call("insert", jax.device_get(data), priorities, wait_ms, timeout_s=wait_s, retry=False)
 
     def sample(self, table: str, num_samples: int = 1, timeout_ms: int | None = None):
+        """`num_samples` items. For a table in `prefetch_tables` the next call's sample of the same size is
+        asked for as this one returns (as Reverb keeps samples in flight), so a round trip overlaps the
+        caller's work; that sample is drawn one call early (never for a variables table: a pull must be fresh)."""
         wait_ms, wait_s = self._timeout(timeout_ms, 10.0, self.call_timeout_s)
-        return self._call("sample", table, num_samples, wait_ms, timeout_s=wait_s)
+        key = (table, num_samples, wait_ms)
+        ref = self._prefetched.pop(key, None)
+        result = None
+        if ref is not None:
+            ray = _ray()
+            try:
+                result = call(ref, wait_s, "replay server sample")
+            except (DeadlineExceededError, ray.exceptions.RayActorError):
+                result = None  # an empty table then, or a restart: ask again below
+        if result is None:
+            result = self._call("sample", table, num_samples, wait_ms, timeout_s=wait_s)
+        if table in self.prefetch_tables:
+            self._prefetched = {key: self.handle.sample.remote(table, num_samples, wait_ms)}
+        return result
 
     def mutate_priorities(self, table: str, updates=None, deletes=None) -> None:
         self._call("mutate_priorities", table, updates, deletes)
@@ -167,7 +185,7 @@ class _RemoteTable:
 def connect(handle, address: str | None = None, **options) -> Client:
     """A `reverb.Client` for the `ReplayServer` actor `handle` (registered under `address`, made up if None).
 
-    `options` go to `RemoteServer` (call_timeout_s, restart_timeout_s, chunk_steps, owner).
+    `options` go to `RemoteServer` (call_timeout_s, restart_timeout_s, chunk_steps, owner, prefetch_tables).
     """
     if address is None:
         address = f"ray-replay-{uuid.uuid4().hex[:8]}-{next(_addresses)}:0"

@@ -33,7 +33,7 @@ import numpy as np
 
 from agentax import reverb
 from agentax.distributed.collector import start_collectors
-from agentax.distributed.remote import connect, disconnect
+from agentax.distributed.remote import call, connect, disconnect
 from agentax.distributed.replay_server import start_replay_server
 from agentax.distributed.variable_container import (DEFAULT_TABLE, POLICY_KEY, TRAIN_STEP_KEY, VariableContainer,
                                                     variables_table)
@@ -112,7 +112,7 @@ class DistributedTrainer:
         self._replay_dir = tempfile.mkdtemp(prefix="agentax-replay-")
         self.server = start_replay_server(_make_tables(self.TABLE, collection.replay_capacity, config.seed),
                                           self._replay_dir, checkpoint_every)
-        self.client = connect(self.server, **(client_options or {}))
+        self.client = connect(self.server, prefetch_tables=(self.TABLE,), **(client_options or {}))
         self.address = self.client.server_address
         self.replay = ReverbReplayBuffer(self.agent.collect_data_spec, self.TABLE,
                                          sequence_length=self.agent.train_sequence_length,
@@ -166,12 +166,25 @@ class DistributedTrainer:
         return {"agent": self.agent, "counters": self.counters, "replay": _ReplayContents(self.client._server)}
 
     # -------------------------------------------------------------- parameters
-    def push(self) -> None:
-        """Publish the collect policy's parameters (versioned by the train step)."""
+    def push(self, wait: bool = False) -> None:
+        """Publish the collect policy's parameters (versioned by the train step): `VariableContainer.push`,
+        sent without waiting (the previous push is waited for first; `wait` waits for this one too)."""
         step = int(self.agent.train_step_counter)
         params = jax.device_get(self.agent.collect_policy_params(self.agent.state))
-        self.variables.push({POLICY_KEY: params, TRAIN_STEP_KEY: np.int64(step)})
+        values = {POLICY_KEY: jax.tree.map(np.asarray, params), TRAIN_STEP_KEY: np.int64(step)}
+        self._wait_push()
+        self._push = (self.server.insert.remote(values, {DEFAULT_TABLE: 1.0}, None), values)
         self._pushed_step = step
+        if wait:
+            self._wait_push()
+
+    def _wait_push(self) -> None:
+        pending, self._push = getattr(self, "_push", None), None
+        if pending is not None:
+            try:
+                call(pending[0], self.task_timeout_s, "push of policy parameters")
+            except self._ray.exceptions.RayActorError:  # lost with a restarting server: push again, retried
+                self.client._server._call("insert", pending[1], {DEFAULT_TABLE: 1.0}, None)
 
     # -------------------------------------------------------------- collection
     def _submit(self, limit: int, random: bool) -> None:
@@ -246,7 +259,7 @@ class DistributedTrainer:
     def run(self, count: int) -> np.ndarray:
         collection = self.collection
         if self._pushed_step != int(self.agent.train_step_counter):
-            self.push()
+            self.push(wait=True)
         if self._initial_collect_pending and self.iteration_count == 0:
             initial = collection.initial_collect_steps
             self._collect_until(initial, initial, random=True)
