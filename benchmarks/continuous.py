@@ -17,7 +17,8 @@ long benchmark can be run in pieces: `--sections compiled --seeds 0 1`, then `--
   the same 20k steps and evaluation.
 - `halfcheetah`: SAC's `tf-agents` preset on HalfCheetah-v5 (needs `agentax.environments.suite_mujoco`
   and the mujoco extra) on the Python trainer for `--halfcheetah-steps` environment steps: steps/s and
-  the return curve (the budget is stated in the results).
+  the return curve (the budget is stated in the results); and, with the brax extra, the compiled
+  trainer on Brax's `halfcheetah` at the same replay ratio (steps/s).
 
 `--quick` (a GPU run in a couple of minutes): seed 0 only, 20k steps compiled, 4k steps on the
 Python trainer (steps/s only), no SB3 or HalfCheetah. `--out PATH` writes elsewhere.
@@ -180,10 +181,26 @@ def halfcheetah(seed: int, env_steps: int, eval_every: int) -> dict:
     config = preset("sac", "tf-agents", seed=seed, iterations=max(env_steps - 10_000, 1), eval_interval=eval_every,
                     num_eval_episodes=3, video_episodes=0)
     row = run_config(config)
-    return {"preset": "tf-agents (HalfCheetah-v5, Python trainer)",
-            "budget": f"{row['env_steps']} env steps (10k random first), {row['train_seconds']} s of training, "
-                      f"3 greedy episodes every {eval_every} iterations",
-            **row}
+    out = {"python": {"preset": "tf-agents (HalfCheetah-v5 on MuJoCo, Python trainer)",
+                      "budget": f"{row['env_steps']} env steps (10k random first), {row['train_seconds']} s of "
+                                f"training, 3 greedy episodes every {eval_every} iterations", **row}}
+    try:  # the compiled path on Brax's halfcheetah (another simulator: speed, not returns, compare)
+        from agentax.environments import suite_brax
+        if "halfcheetah" not in suite_brax.registered_ids():
+            raise ImportError("brax is not installed")
+        brax = preset("sac", "tf-agents", seed=seed, env="halfcheetah", trainer="compiled", num_envs=8,
+                      collect_steps_per_iteration=8, train_steps_per_iteration=8,
+                      iterations=max((env_steps - 10_000) // 8, 1), eval_interval=max(eval_every // 8, 1),
+                      num_eval_episodes=3, video_episodes=0)
+        row = run_config(brax)
+        out["compiled_brax"] = {"preset": "tf-agents on Brax halfcheetah, compiled trainer, 8 envs x 1 step, "
+                                          "8 gradient steps per iteration (same replay ratio)", **row}
+        if out["python"].get("env_steps_per_second"):
+            out["compiled_over_python_env_steps_per_second"] = round(
+                row["env_steps_per_second"] / out["python"]["env_steps_per_second"], 2)
+    except Exception as err:  # noqa: BLE001 (report, do not lose the MuJoCo figures)
+        out["compiled_brax"] = {"skipped": f"{type(err).__name__}: {err}"}
+    return out
 
 
 def main() -> None:
@@ -195,7 +212,7 @@ def main() -> None:
     parser.add_argument("--python-env-steps", type=int, default=None,
                         help="stop the python section after this many env steps (speed only; default: all 20k)")
     parser.add_argument("--vmap", action="store_true", help="compiled seeds in one vmapped program")
-    parser.add_argument("--halfcheetah-steps", type=int, default=30_000)
+    parser.add_argument("--halfcheetah-steps", type=int, default=20_000)
     parser.add_argument("--quick", action="store_true", help="seed 0, compiled 20k steps, python 4k steps (speed)")
     parser.add_argument("--sb3-python", default=str(Path(__file__).resolve().parents[1] / ".venv-bench/bin/python"))
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "continuous.json"),
