@@ -105,8 +105,9 @@ def summary(rows) -> dict:
             "seconds_to_475_with_compile_median": median(rows, "seconds_to_475_with_compile")}
 
 
-def vmapped(seeds) -> dict:
-    """All seeds in one program, then the same seeds one by one (train seconds; compile separate)."""
+def vmapped(seeds, sequential: int | None = None) -> dict:
+    """All seeds in one program, then the first `sequential` of them (default all) one by one
+    (train seconds; compile separate)."""
     config = preset("dqn", seed=seeds[0])
     trainer = CompiledTrainer(config, num_seeds=len(seeds))
     trainer.initialize()
@@ -116,7 +117,7 @@ def vmapped(seeds) -> dict:
     together = {"compile_seconds": round(trainer.compile_seconds, 2), "train_seconds": round(seconds, 2),
                 "final_evals": trainer.evaluate_now().tolist()}
     one_by_one = []
-    for seed in seeds:
+    for seed in seeds[:sequential]:
         single = CompiledTrainer(preset("dqn", seed=seed))
         single.initialize()
         start = time.perf_counter()
@@ -127,6 +128,7 @@ def vmapped(seeds) -> dict:
     one_seed = statistics.median(r["train_seconds"] for r in one_by_one)
     return {"seeds": list(seeds), "vmapped": together, "sequential": one_by_one,
             "sequential_train_seconds_total": round(sum(r["train_seconds"] for r in one_by_one), 2),
+            "one_seed_train_seconds_median": one_seed,
             "vmapped_train_seconds_over_one_seed": round(seconds / one_seed, 2),
             "vmapped_with_compile_over_one_seed_with_compile": round(
                 (seconds + trainer.compile_seconds)
@@ -170,6 +172,8 @@ def main() -> None:
     parser.add_argument("--sections", nargs="+", default=["compiled", "ddqn", "c51", "vmapped", "python", "minatar"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--num-seeds", type=int, default=8, help="vmapped section: seeds in one program")
+    parser.add_argument("--sequential-seeds", type=int, default=None,
+                        help="vmapped section: how many of the seeds also run one by one (default all)")
     parser.add_argument("--minatar-iterations", type=int, default=400)
     parser.add_argument("--sb3-python", default=str(Path(__file__).resolve().parents[1] / ".venv-bench/bin/python"))
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "dqn.json"),
@@ -198,7 +202,7 @@ def main() -> None:
             results[agent] = {"runs": rows, **summary(rows)}
             print(agent, summary(rows))
     if "vmapped" in args.sections:
-        results["vmapped"] = vmapped(list(range(args.num_seeds)))
+        results["vmapped"] = vmapped(list(range(args.num_seeds)), args.sequential_seeds)
         print({k: v for k, v in results["vmapped"].items() if k != "sequential"})
     if "python" in args.sections:
         rows = [agentax_seed(seed, "dqn", "zoo", PythonTrainer) for seed in args.seeds]
