@@ -8,7 +8,8 @@
 - `start_collectors(...)`: `Collector` actors running `train.Actor`, restarted by Ray;
 - `DistributedTrainer`: the learner loop behind `agentax train AGENT --distributed`.
 
-Importing this package imports Ray (the `agentax[distributed]` extra); nothing else in agentax does.
+Ray (the `agentax[distributed]` extra) is imported when these are first used; nothing else in agentax
+imports it (`agentax train` only with `--distributed`).
 """
 
 from agentax.distributed.collector import Collector, start_collectors

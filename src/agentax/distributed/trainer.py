@@ -50,7 +50,10 @@ _log = logging.getLogger("agentax.distributed")
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Join the Ray cluster at `address`, or start a local one; False when Ray was already initialised."""
-    import ray
+    try:
+        import ray
+    except ImportError as err:
+        raise ImportError("`distributed` (--distributed) needs Ray: pip install 'agentax[distributed]'") from err
 
     if ray.is_initialized():
         return False
