@@ -130,8 +130,10 @@ class _UniformState(_SelectorState):
 
     def sample_batch(self, n):
         n_items = self.dense.size
-        rows = self.dense.rows[(self.rng.random(n) * n_items).astype(np.int64)]
-        return rows, np.full(n, 1.0 / n_items)
+        rows = np.take(self.dense.rows, (self.rng.random(n) * n_items).astype(np.int64))
+        probs = np.empty(n)
+        probs.fill(1.0 / n_items)
+        return rows, probs
 
 
 class Uniform(_Selector):

@@ -64,14 +64,33 @@ class SumTree:
         self._updates = 0
 
     def find(self, targets: np.ndarray) -> np.ndarray:
-        """For each target, the leaf whose cumulative-weight interval holds it."""
+        """For each target, the leaf whose cumulative-weight interval holds it.
+
+        The upper levels (down to the deepest one with at most `_SCAN` nodes) are searched at
+        once in the running sums of that level; below it, each target reads its node's
+        `fanout` children (one contiguous block) and takes the first running sum above it."""
         targets = np.array(targets, np.float64)
-        nodes = np.zeros(len(targets), np.int64)
-        last = self.fanout - 1
+        levels = self.levels
+        d = 0
+        while d + 1 < len(levels) and len(levels[d + 1]) <= _SCAN:
+            d += 1
+        if d:
+            cum = np.cumsum(levels[d])
+            nodes = np.searchsorted(cum, targets, side="right")
+            np.minimum(nodes, len(cum) - 1, out=nodes)
+            targets -= np.where(nodes > 0, cum[nodes - 1], 0.0)
+        else:
+            nodes = np.zeros(len(targets), np.int64)
+        fanout = self.fanout
         pick = np.arange(len(targets))
-        for level in self.levels[1:]:
-            cum = level.reshape(-1, self.fanout)[nodes] @ self._upper
-            child = np.minimum((cum <= targets[:, None]).sum(axis=1), last)
+        for level in levels[d + 1:]:
+            cum = np.take(level.reshape(-1, fanout), nodes, axis=0) @ self._upper
+            above = cum > targets[:, None]
+            above[:, -1] = True  # rounding put the target past the block: its last child
+            child = above.argmax(axis=1)
             targets -= np.where(child > 0, cum[pick, child - 1], 0.0)
-            nodes = nodes * self.fanout + child
+            nodes = nodes * fanout + child
         return nodes
+
+
+_SCAN = 4096  # levels this small are searched whole (one running sum, one binary search per target)

@@ -571,30 +571,50 @@ class Table:
     def mutate_priorities(self, updates=None, deletes=None) -> None:
         """Delete `deletes` (keys), then set `updates` ({key: priority}); unknown keys are ignored."""
         updates = dict(updates or {})
-        for key, p in updates.items():
-            sel._check_priority(p)
+        keys = prios = None
+        if len(updates) > 8:  # many: as arrays (anything unusual takes the loop below, and its errors)
+            try:
+                keys = np.fromiter(updates.keys(), np.int64, len(updates))
+                prios = np.fromiter(updates.values(), np.float64, len(updates))
+                if not (prios >= 0).all():  # NaN or negative
+                    keys = prios = None
+            except (TypeError, ValueError, OverflowError):
+                keys = prios = None
+        if prios is None:
+            for key, p in updates.items():
+                sel._check_priority(p)
         with self._cond:
             self._pull()
             for key in deletes or ():
                 row = self._row_of(key)
                 if row is not None:
                     self._delete(row)
-            rows, prios = [], []
-            for key, p in updates.items():
-                row = self._row_of(key)
-                if row is not None:
-                    rows.append(row)
-                    prios.append(float(p))
+            if prios is not None:
+                rows = keys % self._num_rows
+                known = (keys >= 0) & (rows < len(self._keys))
+                known[known] = self._keys[rows[known]] == keys[known]
+                rows, prios = rows[known], prios[known]
+            else:
+                rows, prios = [], []
+                for key, p in updates.items():
+                    row = self._row_of(key)
+                    if row is not None:
+                        rows.append(row)
+                        prios.append(float(p))
             if len(rows) > 8 and hasattr(self._sampler, "update_many") and not isinstance(
                     self._remover, sel._HeapState):
                 self._priority[rows] = prios
                 self._sampler.update_many(rows, prios)
-                for row, p in zip(rows, prios):
-                    self._remover.update(row, p)
+                if hasattr(self._remover, "update_many"):
+                    self._remover.update_many(rows, prios)
+                elif type(self._remover).update is not sel._SelectorState.update:
+                    for row, p in zip(np.asarray(rows).tolist(), np.asarray(prios).tolist()):
+                        self._remover.update(row, p)
             else:
-                for row, p in zip(rows, prios):
+                for row, p in zip(np.asarray(rows).tolist(), np.asarray(prios, np.float64).tolist()):
                     self._update(row, p)
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
 
     def reset(self) -> None:
         """Remove every item and reset the rate limiter's counters."""
@@ -635,12 +655,14 @@ class Table:
                 else:
                     self._times[rows] = times
                 self._limiter.samples += n
-                info = SampleInfo(meta["key"], probs, np.full(n, self._size, np.int64),
-                                  meta["priority"], times)
+                sizes = np.empty(n, np.int64)
+                sizes.fill(self._size)
+                info = SampleInfo(meta["key"], probs, sizes, meta["priority"], times)
                 data = self._gather(rows, meta["length"], meta["steps"])
             else:
                 info, data = self._sample_one_by_one(num_samples)
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
             return info, data
 
     def _sample_one_by_one(self, num_samples):
