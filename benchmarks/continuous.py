@@ -44,6 +44,8 @@ from common import machine
 
 AGENTS = {
     "sac": {"compiled": "default", "zoo": "zoo", "goal": -200.0},
+    "td3": {"compiled": "default", "zoo": "zoo", "goal": -200.0},
+    "ddpg": {"compiled": "default", "zoo": "zoo", "goal": -250.0},
 }
 """Agent name -> its presets (`compiled`: the 20k-step Pendulum-v1 preset; `zoo`: the zoo's settings on the
 Python trainer, optional) and the goal (average greedy return after 20k steps, 5 of 5 seeds). TD3 and DDPG
