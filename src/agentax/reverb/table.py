@@ -648,12 +648,18 @@ class Table:
                 rows, probs = self._sampler.sample_batch(n)
                 meta = np.take(self._meta, rows)  # whole records (faster than fancy indexing them)
                 times = meta["times"] + 1
-                sorted_rows = np.sort(rows)
-                if n > 1 and (sorted_rows[1:] == sorted_rows[:-1]).any():
-                    times += _occurrence(rows)
-                    np.add.at(self._times, rows, 1)
-                else:
+                order = rows.argsort(kind="stable")
+                sorted_rows = rows[order]
+                starts = np.empty(n, np.bool_)  # where a run of equal rows starts
+                starts[:1] = True
+                np.not_equal(sorted_rows[1:], sorted_rows[:-1], out=starts[1:])
+                if starts.all():
                     self._times[rows] = times
+                else:  # an item drawn k times: its draws report times + 1, ..., times + k
+                    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+                    times[order] += np.arange(n) - first
+                    last = np.append(starts[1:], True)
+                    self._times[sorted_rows[last]] = times[order[last]]
                 self._limiter.samples += n
                 sizes = np.empty(n, np.int64)
                 sizes.fill(self._size)
