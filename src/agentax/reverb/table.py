@@ -53,7 +53,7 @@ class TableInfo:
     num_deleted_episodes: int
 
 
-GROUP = 64  # the most writer items inserted in one vectorised pass
+GROUP = 256  # the most writer items inserted in one vectorised pass
 
 
 class Feed:
