@@ -264,11 +264,8 @@ class Table:
         while len(pending) > keep:
             k = min(len(pending) - keep, GROUP)
             if k > 1 and self._limiter.can_insert(k):
-                if k == len(pending):
-                    batch = list(pending)
-                    pending.clear()
-                else:
-                    batch = [pending.popleft() for _ in range(k)]
+                popleft = pending.popleft  # (a writer thread may be appending meanwhile)
+                batch = [popleft() for _ in range(k)]
                 self._insert_group(batch)
             elif self._limiter.can_insert(1):
                 self._insert_locked(pending[0])
@@ -288,10 +285,8 @@ class Table:
                 committed = self._committed
                 for feed in self._feeds:  # every writer's pending items, in order, as `_wait` pulls them
                     if feed.pending:
-                        committed.extend(feed.pending)
-                        feed.pending.clear()
-                committed.extend(pending)  # (a feed no longer registered)
-                pending.clear()
+                        _move(feed.pending, committed)
+                _move(pending, committed)  # (a feed no longer registered)
                 if len(self._committed) >= GROUP:
                     self._insert_from(self._committed, len(self._committed) % GROUP)
                 if self._waiting:
@@ -795,6 +790,14 @@ class Table:
                 self._remover.insert_many(rows, priorities)
             self._limiter.set_state(state["rate_limiter"])
             self._cond.notify_all()
+
+
+def _move(source: collections.deque, target: collections.deque) -> None:
+    """Move the items now in `source` to the end of `target` (one at a time: the thread of the
+    writer that owns `source` may be appending to it meanwhile)."""
+    popleft, append = source.popleft, target.append
+    for _ in range(len(source)):
+        append(popleft())
 
 
 class _Ragged(list):
