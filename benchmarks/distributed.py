@@ -123,12 +123,11 @@ def part_pull(args) -> dict:
     from agentax.distributed.trainer import _make_tables
     from agentax.environments import suite_gym
 
-    server = start_replay_server(_make_tables("episodes", 1000, 0))
-    client = connect(server)
-    container = VariableContainer(client.server_address)
     env = suite_gym.load("CartPole-v0")
     out = {}
     for layers in [(100, 50), (512, 512)]:
+        server = start_replay_server(_make_tables("episodes", 1000, 0))  # a table keeps its first item's shapes
+        container = VariableContainer(connect(server).server_address)
         agent = tutorial_config(fc_layer_params=layers).make_agent(env.time_step_spec(), env.action_spec())
         agent.initialize()
         params = jax.device_get(agent.collect_policy_params(agent.state))
@@ -149,7 +148,9 @@ def part_pull(args) -> dict:
         row["param_bytes"] = int(nbytes)
         out["x".join(map(str, layers))] = row
         print(f"pull: network {layers} ({nbytes} B): {row}", flush=True)
-    ray.kill(server, no_restart=True)
+        ray.kill(server, no_restart=True)
+    out["note"] = ("driver-side round trips; a Collector asks for the parameters at the end of each task and "
+                   "reads them at the next task's start, so it does not wait for this")
     return out
 
 
@@ -197,7 +198,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (a couple of minutes in all)")
     parser.add_argument("--out", default=str(RESULTS_DIR / "distributed.json"))
     parser.add_argument("--steps", type=int, default=None, help="env steps per collection measure")
-    parser.add_argument("--task-steps", type=int, default=100)
+    parser.add_argument("--task-steps", type=int, default=100, help="env steps per collector task (one call)")
     parser.add_argument("--collectors", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--pull-repeats", type=int, default=50)

@@ -1,10 +1,12 @@
 """`Collector`: a Ray actor running `train.Actor` into the replay server (TF-Agents' `collect` job).
 
 Each collector loads its own Gymnasium environment and builds the config's agent (for its
-collect policy); `run(num_runs)` first pulls the policy parameters from the
-`VariableContainer` when their version changed, then runs the `Actor` `num_runs` times
-(`steps_per_run` steps each) writing through a `ReverbAddTrajectoryObserver`, flushes, and
-reports the env steps taken. Episodes continue across calls. `random=True` runs a uniformly
+collect policy); `run(num_runs)` first takes the policy parameters of the one-slot variables
+table (`VariableContainer`'s), assigning them when their version (the learner's train step)
+changed, then runs the `Actor` `num_runs` times (`steps_per_run` steps each) writing through a
+`ReverbAddTrajectoryObserver`, flushes, reports the env steps taken, and asks for the
+parameters the next task starts with (so a task pays no round trip for them; they are as
+fresh as the end of the previous task). Episodes continue across calls. `random=True` runs a uniformly
 random policy instead (the initial collection); switching policy starts a new episode and
 drops the cached partial one (no item spans two policies' episodes).
 
@@ -55,7 +57,9 @@ class Collector:
         self.env.seed(seed % 2**31)
         self.agent = config.make_agent(self.env.time_step_spec(), self.env.action_spec())
         self.agent.initialize()
-        self.variables = VariableContainer(address, (variables_table,))
+        self.variables = VariableContainer(address, (variables_table,))  # checks the table
+        self._server = client._server
+        self._pull_ref = None
         self._variables_table = variables_table
         self._version = None
         self.observer = reverb_utils.ReverbAddTrajectoryObserver(client, table,
@@ -78,17 +82,33 @@ class Collector:
         self._steps += int(np.sum(~boundary))
         self._episodes += int(np.sum(boundary))
 
-    def _pull_if_newer(self) -> None:
-        version = self.variables.version(self._variables_table)
-        if version == self._version or version == 0:
-            return
-        from agentax.distributed.variable_container import POLICY_KEY, TRAIN_STEP_KEY
+    def _ask_parameters(self) -> None:
+        """Ask for the variables table's item now, to be read at the next task's start (no round trip then)."""
+        self._pull_ref = self._server.handle.sample.remote(self._variables_table, 1, 0)
 
-        values = self.variables.pull(self._variables_table)
-        self.agent.collect_policy.params = values[POLICY_KEY]
-        self.agent.train_step_counter.assign(int(values[TRAIN_STEP_KEY]))
-        self._version = version
-        self.pulls += 1
+    def _pull_if_newer(self) -> None:
+        """Take the parameters asked for at the end of the last task (or now); assign them when their
+        version (the learner's train step) changed. Nothing pushed yet, or the server restarting: keep ours."""
+        import ray
+
+        from agentax.distributed.remote import call
+        from agentax.distributed.variable_container import POLICY_KEY, TRAIN_STEP_KEY
+        from agentax.reverb.errors import DeadlineExceededError
+
+        if self._pull_ref is None:
+            self._ask_parameters()
+        ref, self._pull_ref = self._pull_ref, None
+        try:
+            _, flat = call(ref, self._server.call_timeout_s, "pull of policy parameters")
+        except (DeadlineExceededError, ray.exceptions.RayActorError):
+            return
+        values = self._server.table(self._variables_table).unflatten([column[0][0] for column in flat])
+        version = int(values[TRAIN_STEP_KEY])
+        if version != self._version:
+            self.agent.collect_policy.params = values[POLICY_KEY]
+            self.agent.train_step_counter.assign(version)
+            self._version = version
+            self.pulls += 1
 
     def run(self, num_runs: int = 1, random: bool = False) -> dict:
         """`num_runs` actor runs (random policy with `random`); returns what they collected."""
@@ -104,6 +124,8 @@ class Collector:
         for _ in range(int(num_runs)):
             actor.run()
         self.observer.flush()
+        if not random:
+            self._ask_parameters()
         return {"index": self.index, "env_steps": self._steps - steps, "episodes": self._episodes - episodes,
                 "train_step": int(self.agent.train_step_counter), "pid": self.pid, "restarted": self.restarted}
 
