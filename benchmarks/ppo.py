@@ -267,8 +267,8 @@ def time_to_475(quick: bool, seeds: int = 5) -> dict:
     chunk, limit = 5, (60 if quick else trainer.config.iterations)
     first = [None] * seeds
     evals = []
-    while trainer.iteration_count < limit and any(f is None for f in first):
-        trainer.run(chunk)
+    while trainer.iteration_count < limit:
+        trainer.run(min(chunk, limit - trainer.iteration_count))
         returns = trainer.evaluate_now()
         now = time.perf_counter() - start
         evals.append(returns.tolist())
@@ -277,9 +277,11 @@ def time_to_475(quick: bool, seeds: int = 5) -> dict:
                 first[i] = {"iteration": trainer.iteration_count, "env_steps": int(trainer.env_steps_now()[i]),
                             "seconds_with_compile": now}
     result = {"seeds": seeds, "compile_s": compile_s, "eval_every": chunk, "first_reached_475": first,
-              "reached": sum(f is not None for f in first), "evaluations": evals,
+              "reached": sum(f is not None for f in first), "final_greedy_return": evals[-1],
+              "finished_at_475_or_above": sum(r >= 475 for r in evals[-1]),
+              "seconds_with_compile": time.perf_counter() - start, "evaluations": evals,
               "config": dataclasses.asdict(trainer.config)}
-    print(f"default: {result['reached']}/{seeds} seeds reached 475: {first}", flush=True)
+    print(f"default: {result['reached']}/{seeds} seeds reached 475: {first}; final {evals[-1]}", flush=True)
     return result
 
 
