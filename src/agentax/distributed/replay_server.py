@@ -49,9 +49,12 @@ class ReplayServer:
 
         from agentax import reverb
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        except Exception:  # noqa: BLE001 - not in an actor (e.g. a ReplayServer object in a test)
+            self.restarted = False
         self._checkpoint_dir = checkpoint_dir
         self._checkpointer = reverb.checkpointers.DefaultCheckpointer(checkpoint_dir) if checkpoint_dir else None
         restored = None if self._checkpointer is None else self._checkpointer.latest_path()
