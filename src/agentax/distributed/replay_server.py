@@ -50,6 +50,8 @@ class ReplayServer:
         from agentax import reverb
 
         try:
+            if not ray.is_initialized():  # get_runtime_context() would start a cluster
+                raise RuntimeError("not in a Ray process")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
