@@ -13,8 +13,8 @@ fi
 export PYTHONPATH="$PWD/src:$PWD/benchmarks:${PYTHONPATH:-}" PYTHONUNBUFFERED=1 AGENTAX_CACHE_DIR=
 nvidia-smi -L
 python3 -c "import jax; print(jax.__version__, jax.devices())"
-timeout "${PPO_LIMIT:-200}" python3 benchmarks/ppo.py --quick --skip default,pendulum --out "$OUT/ppo_gpu.json"
-timeout "${DQN_LIMIT:-170}" python3 benchmarks/dqn.py --sections vmapped minatar --num-seeds 8 --sequential-seeds 1 \
+timeout "${PPO_LIMIT:-180}" python3 benchmarks/ppo.py --quick --skip default,pendulum --out "$OUT/ppo_gpu.json"
+timeout "${DQN_LIMIT:-150}" python3 benchmarks/dqn.py --sections vmapped minatar --num-seeds 8 --sequential-seeds 1 \
   --minatar-iterations 200 --out "$OUT/dqn_gpu.json"
-timeout "${SAC_LIMIT:-120}" python3 benchmarks/continuous.py --quick --sections compiled --vmap --out "$OUT/continuous_gpu.json"
+timeout "${SAC_LIMIT:-100}" python3 benchmarks/continuous.py --quick --sections compiled --vmap --out "$OUT/continuous_gpu.json"
 ls -la "$OUT"
