@@ -320,3 +320,26 @@ def test_fifo_order_survives_middle_deletes_and_many_inserts():
     _, lifo = make(selectors.Lifo(), selectors.Lifo(), max_size=2)
     insert_all(lifo, range(300))
     assert table_values(lifo) == [0, 1] and sample_values(lifo, 1) == [1]
+
+
+def test_writer_items_of_mixed_lengths_and_writers_keep_their_order_and_steps():
+    """Items pulled in as one group (a flush commits them; two writers; lengths 1-3 mixed) land as
+    if inserted one by one: writer by writer (in the order they first created an item, as a wait
+    pulls them), each writer's in creation order, each item referencing its own steps."""
+    server, client = make(selectors.Fifo(), max_size=1000)
+    writers = [client.trajectory_writer(3), client.trajectory_writer(3)]
+    appended, expected = ([], []), ([], [])
+    for i in range(40):
+        k = int(i % 3 == 0)
+        w = writers[k]
+        w.append({"x": np.float32(1000 * k + i)})
+        appended[k].append(1000.0 * k + i)
+        n = min(1 + i % 3, w.episode_steps)
+        w.create_item("t", 1.0, {"x": w.history["x"][-n:]})
+        expected[k].append(tuple(appended[k][-n:]))
+    writers[0].flush()  # commits both writers' pending items, in creation order
+    writers[1].flush()
+    state = client.get_state()["t"]
+    bounds = np.concatenate([[0], np.cumsum(state["lengths"])])
+    got = [tuple(state["column_0"][state["steps"][s:e]].tolist()) for s, e in zip(bounds[:-1], bounds[1:])]
+    assert got == expected[1] + expected[0]  # writers[1] created the first item

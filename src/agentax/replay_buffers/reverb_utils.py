@@ -52,6 +52,7 @@ class _ReverbObserverBase:
         self._keep_alive = keep_alive
         self._priority = priority
         self._rows: list[_Row] = [self._new_row()]
+        self._row0 = self._rows[0]  # (never replaced: `open` gives a row a new writer)
         self._batched: bool | None = None
 
     def _new_row(self) -> _Row:
@@ -140,7 +141,7 @@ class ReverbAddTrajectoryObserver(_ReverbObserverBase):
             super().__call__(trajectory)
             return
         # `_observe` for the single row, inlined (this runs once per environment step)
-        row = self._rows[0]
+        row = self._row0
         row.last_trajectory = trajectory
         writer = row.writer
         writer.append(trajectory)

@@ -456,12 +456,6 @@ class Table:
             for it in items:
                 self._insert_locked(it)
             return
-        for it in items:
-            if (it[2] is not cols or it[3] is not treedef) and (it[2] != cols or it[3] != treedef) \
-                    or it[4] is not squeeze or len(it[1]) != length:
-                for it in items:  # nothing changed yet: one by one instead
-                    self._insert_locked(it)
-                return
         colsel = self._colsel.get(cols)
         if colsel is None:
             colsel = self._colsel[cols] = len(self._colsel)
@@ -474,8 +468,18 @@ class Table:
         new_ids, new_slots, new_values = [], [], []
         priorities = []
         for it in items:
+            steps = it[1]
+            if (it[2] is not cols or it[3] is not treedef or it[4] is not squeeze or len(steps) != length) and (
+                    it[2] != cols or it[3] != treedef or it[4] is not squeeze or len(steps) != length):
+                # items of another layout: undo the slots taken, insert one by one instead
+                for step_id in new_ids:
+                    del recent[step_id]
+                free.extend(reversed([slot for slot in new_slots if slot < store.used]))
+                for it in items:
+                    self._insert_locked(it)
+                return
             priorities.append(it[0])
-            for uid, flat in it[1]:
+            for uid, flat in steps:
                 step_id = (uid << 16) | colsel
                 slot = stored(step_id)
                 if slot is None:
