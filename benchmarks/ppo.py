@@ -215,11 +215,11 @@ def compile_agentax(trainer):
     return seconds
 
 
-def speed(quick: bool, rounds: int, seed_counts=(1, 8), results: dict | None = None) -> dict:
-    iterations = 100 if quick else 976
+def speed(quick: bool, rounds: int, seed_counts=(1, 8), results: dict | None = None,
+          iterations: int | None = None) -> dict:
+    iterations = iterations or (100 if quick else 976)
     steps = 4 * 128 * iterations
     results = dict(results or {})
-    results.update({"iterations": iterations, "env_steps_per_seed": steps})
     for seeds in seed_counts:
         train = handwritten_ppo(iterations=iterations)
         keys = jnp.stack([jax.random.PRNGKey(i) for i in range(seeds)])
@@ -252,6 +252,7 @@ def speed(quick: bool, rounds: int, seed_counts=(1, 8), results: dict | None = N
         }
         row["ratio_agentax_over_handwritten_steps_per_s"] = (row["agentax"]["env_steps_per_s"]
                                                              / row["handwritten"]["env_steps_per_s"])
+        row.update({"iterations": iterations, "env_steps_per_seed": steps})
         results[f"{seeds}_seeds"] = row
         print(f"{seeds} seed(s): handwritten {row['handwritten']['env_steps_per_s']:.0f} steps/s "
               f"(compile {base_compile:.1f} s, return {np.mean(base_returns):.1f}); agentax "
@@ -310,6 +311,8 @@ def main():
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: speed,default,pendulum")
     parser.add_argument("--rounds", type=int, default=2, help="timed rounds per side (best is reported)")
     parser.add_argument("--speed-seeds", default="1,8", help="seed counts of the speed part (e.g. 1, or 8)")
+    parser.add_argument("--speed-iterations", type=int, default=0,
+                        help="iterations of the speed part (0: the preset's 976, 100 with --quick)")
     args = parser.parse_args()
     from common import RESULTS_DIR, machine
 
@@ -320,7 +323,7 @@ def main():
     if "speed" not in skip:
         counts = [int(n) for n in args.speed_seeds.split(",")]
         results["speed_purejaxrl_preset"] = speed(args.quick, args.rounds, counts,
-                                                  results.get("speed_purejaxrl_preset"))
+                                                  results.get("speed_purejaxrl_preset"), args.speed_iterations)
     if "default" not in skip:
         results["default_time_to_475"] = time_to_475(args.quick)
     if "pendulum" not in skip:
