@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
 
 import numpy as np
@@ -121,12 +122,17 @@ class Collector:
             actor.reset()
             self._mode = mode
         steps, episodes = self._steps, self._episodes
+        start = time.perf_counter()
         for _ in range(int(num_runs)):
             actor.run()
+        collect_seconds = time.perf_counter() - start
         self.observer.flush()
         if not random:
             self._ask_parameters()
         return {"index": self.index, "env_steps": self._steps - steps, "episodes": self._episodes - episodes,
+                "collect_seconds": collect_seconds, "seconds": time.perf_counter() - start,
+                "send_wait_seconds": sum(getattr(r.writer, "wait_seconds", 0.0) for r in self.observer._rows
+                                         if r.writer is not None),
                 "train_step": int(self.agent.train_step_counter), "pid": self.pid, "restarted": self.restarted}
 
     def ping(self) -> dict:

@@ -293,6 +293,7 @@ class RemoteTrajectoryWriter:
         self._closed = False
         self._priority = (None, None)
         self.lost_items = 0          # items dropped with a lost chunk
+        self.wait_seconds = 0.0      # time spent waiting for the server's answers
 
     def __enter__(self) -> "RemoteTrajectoryWriter":
         return self
@@ -432,8 +433,10 @@ class RemoteTrajectoryWriter:
             ray = _ray()
             ref, payload, wait_ms, flush = self._inflight
             self._inflight = None
+            start = time.perf_counter()
             try:
                 result = call(ref, wait_ms / 1000 + self._server.call_timeout_s, "replay server write")
+                self.wait_seconds += time.perf_counter() - start
             except (ray.exceptions.RayActorError, DeadlineExceededError) as err:
                 self._pending_items -= payload["items"]
                 self.lost_items += payload["items"]
