@@ -263,3 +263,17 @@ def test_jax_py_environment_is_stateful_like_tf_py_environment():
     assert int(episodes.result()) == 2
     with pytest.raises(ValueError, match=r"`action`.*shape"):
         env.step(jnp.int32(1))  # no batch dimension
+
+
+def test_run_pure_with_static_iterations_equals_the_while_loop():
+    """`iterations=n` runs exactly n loop iterations: the same state as the counted loop stopped at n."""
+    env = suite_jax.load("CartPole-v1", batch_size=3)
+    policy = RandomJaxPolicy(env.time_step_spec(), env.action_spec())
+    steps = jax_metrics.EnvironmentSteps()
+    driver = DynamicStepDriver(env, policy, [steps], num_steps=10_000)
+    state = driver.initial_state(jax.random.PRNGKey(4))
+    counted = jax.jit(lambda s: driver.run_pure(None, s, maximum_iterations=40))(state)
+    fixed = jax.jit(lambda s: driver.run_pure(None, s, iterations=40))(state)
+    for a, b in zip(jax.tree.leaves(counted), jax.tree.leaves(fixed)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert 40 * 3 - 10 <= int(fixed.observer_states[0]) <= 40 * 3  # boundaries do not count

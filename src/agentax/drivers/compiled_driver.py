@@ -127,8 +127,15 @@ class CompiledDriver:
         return DriverState(env_state, time_step, policy_state, key, self._observer_states(self.observers, False),
                            self._observer_states(self.transition_observers, False))
 
-    def run_pure(self, params, state: DriverState, limit=None, maximum_iterations=None) -> DriverState:
-        """Pure: one run from `state`; call it inside your own `jit`, `vmap` or train step."""
+    def run_pure(self, params, state: DriverState, limit=None, maximum_iterations=None,
+                 iterations: int | None = None) -> DriverState:
+        """Pure: one run from `state`; call it inside your own `jit`, `vmap` or train step.
+
+        `iterations` (a Python int) runs exactly that many loop iterations, whatever the
+        count, as a loop with a static trip count: for callers that know the run's length
+        (a step driver whose batch rows must all be full). Under `vmap` and on a GPU it avoids
+        what a data-dependent `while_loop` costs (a select of the carry, a device-to-host read
+        of the condition) at every step."""
         env, policy = self.env.env, self.policy
         limit = self._limit if limit is None else limit
         maximum_iterations = _NO_LIMIT if maximum_iterations is None else maximum_iterations
@@ -161,6 +168,10 @@ class CompiledDriver:
             _, counter, iterations = carry
             return condition(counter, limit) & (iterations < maximum_iterations)
 
+        if iterations is not None:
+            final, _, _ = jax.lax.fori_loop(0, iterations, lambda _, carry: body(carry),
+                                            (state, jnp.int32(0), jnp.int32(0)))
+            return final
         final, _, _ = jax.lax.while_loop(cond, body, (state, jnp.int32(0), jnp.int32(0)))
         return final
 

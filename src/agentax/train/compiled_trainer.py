@@ -184,8 +184,10 @@ class CompiledTrainer:
 
     def iteration(self, state: TrainerState):
         """Pure: collect with the current parameters, then train on the memory."""
+        # On-policy steps (PPO) fill every row: exactly `capacity` loop iterations, a static trip count.
+        fixed = self.capacity if self.collection.on_policy and not self.collection.episodes else None
         driver_state = self.driver.run_pure(self.agent.collect_policy_params(state.agent), state.driver,
-                                            maximum_iterations=self.capacity)
+                                            maximum_iterations=self.capacity, iterations=fixed)
         key, train_key = jax.random.split(state.key)
         replay = state.replay
         if self.collection.on_policy:
