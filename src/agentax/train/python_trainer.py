@@ -123,8 +123,13 @@ class PythonTrainer:
     def _initial_collect(self) -> None:
         """Fill the replay with `initial_collect_steps` steps of a uniformly random policy (once)."""
         policy = RandomPyPolicy(self.env.time_step_spec(), self.env.action_spec(), seed=self.config.seed)
-        Actor(self.env, policy, self.agent.train_step_counter, steps_per_run=self.collection.initial_collect_steps,
-              observers=[self.observer, self._count_env_steps], summary_interval=0).run()
+        initial = Actor(self.env, policy, self.agent.train_step_counter,
+                        steps_per_run=self.collection.initial_collect_steps,
+                        observers=[self.observer, self._count_env_steps], summary_interval=0)
+        initial.run()
+        # Both actors step the one environment: collection continues where the random steps stopped
+        # (the observer's cached steps are of that episode), not from the time step it had before.
+        self.actor._time_step = initial._time_step
         self._initial_collect_pending = False
 
     def _sequences(self):
