@@ -19,6 +19,8 @@ import numpy as np
 import optax
 
 from agentax.agents.dqn.dqn_agent import clip_gradient_norms
+from agentax.agents.actor_critic import (OptimizerHyperparameters, Transition, as_transition, critic_td_loss,
+                                         masked_mean)
 from agentax.agents.jax_agent import JaxAgent, LossInfo
 from agentax.networks.tanh_normal_projection_network import std_clip_transform  # noqa: F401  (TF-Agents' name here)
 from agentax.policies.actor_policy import ActorPolicy, GreedyPolicy
@@ -49,40 +51,12 @@ class SacState(NamedTuple):
     step: Any
 
 
-class Transition(NamedTuple):
-    """One step of a `[B, 2]` trajectory, as SAC's losses read it (each `[B, ...]`)."""
-
-    observation: Any
-    action: Any
-    reward: Any             # of the step observation -> next_observation
-    discount: Any
-    next_observation: Any
-    valid: Any              # 0.0 on a boundary (LAST -> FIRST), else 1.0
-
-
-def as_transition(experience: Trajectory) -> Transition:
-    """The first step of each `[B, 2]` sequence (TF-Agents' `AsTransition` with `squeeze_time_dim`)."""
-    first = lambda x: x[:, 0]  # noqa: E731
-    return Transition(jax.tree.map(first, experience.observation), jax.tree.map(first, experience.action),
-                      experience.reward[:, 0], experience.discount[:, 0],
-                      jax.tree.map(lambda x: x[:, 1], experience.observation),
-                      (experience.step_type[:, 0] != ts.StepType.LAST).astype(jnp.float32))
-
-
 def default_target_entropy(action_spec) -> float:
     """TF-Agents' default: `-dim(A) / 2` (the paper uses `-dim(A)`)."""
     return -float(sum(int(np.prod(s.shape)) for s in array_spec.flatten(action_spec))) / 2.0
 
 
-def _mean(per_example, valid, weights):
-    """TF-Agents' `aggregate_losses`: the weighted per-example loss averaged over the batch."""
-    loss = per_example * valid
-    if weights is not None:
-        loss = loss * weights
-    return jnp.mean(loss)
-
-
-class SacAgent(JaxAgent):
+class SacAgent(OptimizerHyperparameters, JaxAgent):
     """SAC on `[batch, 2]` trajectories, as TF-Agents computes it.
 
     Constructor arguments keep TF-Agents' names and meaning. `critic_network` maps
@@ -240,8 +214,8 @@ class SacAgent(JaxAgent):
         td_targets = jax.lax.stop_gradient(hparams["reward_scale_factor"] * transition.reward
                                            + hparams["gamma"] * transition.discount * target_q)
         q1, q2 = self.q_values(critic_params, transition.observation, transition.action)
-        per_example = self.td_errors_loss_fn(td_targets, q1) + self.td_errors_loss_fn(td_targets, q2)
-        return hparams["critic_loss_weight"] * _mean(per_example, transition.valid, weights)
+        per_example = critic_td_loss(self.td_errors_loss_fn, td_targets, (q1, q2))
+        return hparams["critic_loss_weight"] * masked_mean(per_example, transition.valid, weights)
 
     def actor_loss(self, actor_params, critic_params, log_alpha, hparams, transition: Transition, key,
                    weights=None):
@@ -249,7 +223,7 @@ class SacAgent(JaxAgent):
         actions, log_pi = self.actions_and_log_probs(actor_params, transition.observation, key)
         q1, q2 = self.q_values(critic_params, transition.observation, actions)
         per_example = jnp.exp(jax.lax.stop_gradient(log_alpha)) * log_pi - jnp.minimum(q1, q2)
-        return hparams["actor_loss_weight"] * _mean(per_example, transition.valid, weights)
+        return hparams["actor_loss_weight"] * masked_mean(per_example, transition.valid, weights)
 
     def alpha_loss(self, log_alpha, actor_params, hparams, transition: Transition, key, weights=None):
         """Pure: `mean(log_alpha * stop_gradient(-log pi - target_entropy))` (or `exp(log_alpha)`),
@@ -258,7 +232,7 @@ class SacAgent(JaxAgent):
         _, log_pi = self.actions_and_log_probs(actor_params, transition.observation, key)
         entropy_diff = jax.lax.stop_gradient(-log_pi - hparams["target_entropy"])
         alpha = log_alpha if self.use_log_alpha_in_alpha_loss else jnp.exp(log_alpha)
-        return hparams["alpha_loss_weight"] * _mean(alpha * entropy_diff, transition.valid, weights)
+        return hparams["alpha_loss_weight"] * masked_mean(alpha * entropy_diff, transition.valid, weights)
 
     def train_step(self, state: SacState, experience: Trajectory, key, weights=None):
         """Pure: critic, actor and alpha updates in turn, then the periodic target update."""
@@ -294,34 +268,6 @@ class SacAgent(JaxAgent):
     # ---- hyperparameters: three optimizers, three learning rates
     _OPTIMIZERS = {"actor_learning_rate": "actor_opt_state", "critic_learning_rate": "critic_opt_state",
                    "alpha_learning_rate": "alpha_opt_state"}
-
-    def hyperparameters(self, state) -> dict:
-        """`hparams` and, for optimizers built with `optax.inject_hyperparams`, the
-        `actor_learning_rate`, `critic_learning_rate` and `alpha_learning_rate`."""
-        values = dict(state.hparams)
-        for name, field in self._OPTIMIZERS.items():
-            try:
-                values[name] = optax.tree_utils.tree_get(getattr(state, field), "learning_rate")
-            except (KeyError, ValueError):
-                pass
-        return values
-
-    def with_hyperparameters(self, state, **values):
-        known = self.hyperparameters(state)
-        for name in values:
-            if name not in known:
-                raise ValueError(f"{type(self).__name__}.with_hyperparameters: unknown hyperparameter `{name}`; "
-                                 f"this agent's state holds {sorted(known)}")
-        hparams = dict(state.hparams)
-        for name, value in values.items():
-            if name in hparams:
-                hparams[name] = jnp.asarray(value, jnp.float32)
-            else:
-                field = self._OPTIMIZERS[name]
-                opt_state = optax.tree_utils.tree_set(getattr(state, field),
-                                                      learning_rate=jnp.asarray(value, jnp.float32))
-                state = state._replace(**{field: opt_state})
-        return state._replace(hparams=hparams)
 
     @property
     def log_alpha(self):
