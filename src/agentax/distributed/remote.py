@@ -33,6 +33,7 @@ from agentax.reverb import server as server_lib
 from agentax.reverb.client import Client
 from agentax.reverb.errors import DeadlineExceededError
 from agentax.reverb.table import check_priority
+from agentax.reverb.trajectory_writer import check_configure
 
 _log = logging.getLogger("agentax.distributed")
 _ARRAYS = (np.ndarray, np.generic)
@@ -342,11 +343,7 @@ class RemoteTrajectoryWriter:
 
     def configure(self, path, *, num_keep_alive_refs: int, max_chunk_length: int | None) -> None:
         """Accepted for compatibility; validates like Reverb."""
-        if num_keep_alive_refs < 1:
-            raise ValueError(f"num_keep_alive_refs ({num_keep_alive_refs}) must be a positive integer")
-        if max_chunk_length is not None and not 1 <= max_chunk_length <= num_keep_alive_refs:
-            raise ValueError(f"max_chunk_length ({max_chunk_length}) must be None or a positive integer <= "
-                             f"num_keep_alive_refs ({num_keep_alive_refs})")
+        check_configure(num_keep_alive_refs, max_chunk_length)
 
     # -------------------------------------------------------------- items
     def _check_table(self, table: str) -> None:

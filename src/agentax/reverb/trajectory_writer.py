@@ -177,11 +177,7 @@ class TrajectoryWriter:
 
     def configure(self, path, *, num_keep_alive_refs: int, max_chunk_length: int | None) -> None:
         """Accepted for compatibility (there are no chunks here); validates like Reverb."""
-        if num_keep_alive_refs < 1:
-            raise ValueError(f"num_keep_alive_refs ({num_keep_alive_refs}) must be a positive integer")
-        if max_chunk_length is not None and not 1 <= max_chunk_length <= num_keep_alive_refs:
-            raise ValueError(f"max_chunk_length ({max_chunk_length}) must be None or a positive integer <= "
-                             f"num_keep_alive_refs ({num_keep_alive_refs})")
+        check_configure(num_keep_alive_refs, max_chunk_length)
 
     # -------------------------------------------------------------- items
     def create_item(self, table: str, priority: float, trajectory) -> None:
@@ -305,3 +301,12 @@ class TrajectoryWriter:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("the TrajectoryWriter was closed")
+
+
+def check_configure(num_keep_alive_refs: int, max_chunk_length: int | None) -> None:
+    """`TrajectoryWriter.configure`'s argument checks, as Reverb's."""
+    if num_keep_alive_refs < 1:
+        raise ValueError(f"num_keep_alive_refs ({num_keep_alive_refs}) must be a positive integer")
+    if max_chunk_length is not None and not 1 <= max_chunk_length <= num_keep_alive_refs:
+        raise ValueError(f"max_chunk_length ({max_chunk_length}) must be None or a positive integer <= "
+                         f"num_keep_alive_refs ({num_keep_alive_refs})")
