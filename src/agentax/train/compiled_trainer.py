@@ -8,10 +8,10 @@ trains: on-policy, the memory is a `TrajectoryRecorder` emptied every iteration 
 `train_step` runs once on what it holds (with its mask as weights); off-policy, the
 recorded iteration is then added in one scatter to a `JaxUniformReplayBuffer` (or, with
 `prioritized`, a `JaxPrioritizedSequenceReplayBuffer`) kept across iterations outside the
-driver's loop (first filled by a random policy for `initial_collect_steps`) and `train_step` runs `train_steps_per_iteration` times on
-sampled `[sample_batch_size, train_sequence_length]` sequences (skipped while the buffer
-cannot yet be sampled). `run(count)`
-runs `count` iterations inside one `while_loop` (the count is an argument, so chunks of
+driver's loop (first filled by a random policy for `initial_collect_steps`), and
+`train_step` runs `train_steps_per_iteration` times on sampled
+`[sample_batch_size, train_sequence_length]` sequences (skipped while the buffer cannot
+yet be sampled). `run(count)` runs `count` iterations inside one `while_loop` (the count is an argument, so chunks of
 any length share one compiled program, and a run split into chunks, e.g. interrupted
 and resumed, computes exactly what an unsplit run does).
 """
