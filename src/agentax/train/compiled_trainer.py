@@ -11,9 +11,9 @@ recorded iteration is then added in one scatter to a `JaxUniformReplayBuffer` (o
 driver's loop (first filled by a random policy for `initial_collect_steps`), and
 `train_step` runs `train_steps_per_iteration` times on sampled
 `[sample_batch_size, train_sequence_length]` sequences (skipped while the buffer cannot
-yet be sampled). `run(count)` runs `count` iterations inside one `while_loop` (the count is an argument, so chunks of
-any length share one compiled program, and a run split into chunks, e.g. interrupted
-and resumed, computes exactly what an unsplit run does).
+yet be sampled). `run(count)` runs `count` iterations inside one `fori_loop` (the count
+is an argument, so chunks of any length share one compiled program, and a run split
+into chunks, e.g. interrupted and resumed, computes exactly what an unsplit run does).
 """
 
 from __future__ import annotations
