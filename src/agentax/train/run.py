@@ -146,6 +146,15 @@ def train_run(config: TrainConfig, run_dir: str | Path | None = None, *, num_see
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config.agent_name)
     continuing = _check_run_dir(run_dir, config, resume)
     trainer = make_trainer(config, num_seeds)
+    try:
+        return _train(config, run_dir, trainer, continuing, progress, echo)
+    finally:
+        close = getattr(trainer, "close", None)  # the distributed trainer's Ray actors (and the cluster it started)
+        if close is not None:
+            close()
+
+
+def _train(config: TrainConfig, run_dir: Path, trainer, continuing: bool, progress: bool, echo) -> dict:
     start = time.perf_counter()
     trainer.initialize()
     if not continuing:
