@@ -9,8 +9,11 @@
 2. The `default` preset, 5 vmapped seeds: iterations, env steps and seconds until each seed's greedy
    evaluation first reaches 475.
 3. The `pendulum` preset, 5 vmapped seeds: greedy return (10 episodes) at the end.
+4. `hlo`: both compiled programs' op counts per loop trip (collect step, minibatch update, epoch,
+   iteration) and per iteration, from XLA's optimized program (`hlo_loop_profile`): what each side
+   launches per step on a GPU, visible on a CPU.
 
-    python benchmarks/ppo.py [--quick] [--out PATH] [--skip speed,default,pendulum]
+    python benchmarks/ppo.py [--quick] [--out PATH] [--skip speed,default,pendulum,hlo] [--rounds N]
 """
 
 from __future__ import annotations
@@ -194,6 +197,145 @@ def greedy_return(params, key, episodes=10, max_steps=500):
 
 
 # ----------------------------------------------------------------------------------------------------
+# The compiled programs side by side: what each loop body costs in HLO ops (no GPU needed)
+# ----------------------------------------------------------------------------------------------------
+# On a GPU every non-trivial HLO instruction of a loop body (a fusion, a copy, a dot, a sort, a
+# dynamic-update-slice...) is at least one kernel launch per trip, so at CartPole's sizes a body's op
+# count, not its arithmetic, sets its time. XLA's CPU program is a proxy: its fusion choices differ
+# from the GPU's (and it rolls threefry's rounds into small loops, which a GPU unrolls: here each
+# such RNG loop counts as one op), but an op one side has and the other lacks shows in both.
+_FREE_OPS = {"parameter", "get-tuple-element", "tuple", "constant", "bitcast", "after-all", "partition-id",
+             "replica-id"}
+
+
+def _hlo_computations(text: str) -> dict:
+    """`{computation name: [(opcode, called computations, known trip count, output type, line)]}`."""
+    import re
+
+    comps, current = {}, None
+    for line in text.splitlines():
+        if not line.startswith(" ") and line.rstrip().endswith("{") and "(" in line:
+            current = re.match(r"(?:ENTRY )?%?([\w.\-]+)", line).group(1)
+            comps[current] = []
+        elif line.startswith("}"):
+            current = None
+        elif current is not None and " = " in line:
+            rest = line.split(" = ", 1)[1]
+            out_type = rest
+            if rest.startswith("("):  # a tuple type: skip to its closing parenthesis
+                depth = 0
+                for i, ch in enumerate(rest):
+                    depth += (ch == "(") - (ch == ")")
+                    if depth == 0:
+                        break
+                out_type, rest = rest[:i + 1], rest[i + 1:]
+            else:
+                out_type, rest = rest.split(" ", 1)
+            op = re.match(r"\s*([a-z][\w\-]*)\(", rest)
+            calls = re.findall(r"(?:calls|body|condition|to_apply|true_computation|false_computation)=%?([\w.\-]+)",
+                               rest)
+            calls += [c for group in re.findall(r"branch_computations=\{([^}]*)\}", rest)
+                      for c in re.findall(r"%?([\w.\-]+)", group)]
+            trip = re.search(r'"known_trip_count":\{"n":"(\d+)"', rest)
+            comps[current].append((op.group(1) if op else "?", calls, int(trip.group(1)) if trip else None,
+                                   out_type, line))
+    return comps
+
+
+def _is_rng_loop(instr) -> bool:
+    """A rolled threefry loop (CPU): few trips over integer words only."""
+    op, calls, trip, out_type, _ = instr
+    import re
+
+    kinds = set(re.findall(r"\b([a-z]+\d*)\[", out_type))
+    return op == "while" and trip is not None and trip <= 5 and kinds <= {"u32", "s32", "pred"}
+
+
+def _loop_body_profile(comps: dict, body: str) -> dict:
+    """Op counts of one trip of `body`, calls inlined; nested loops counted apart (RNG loops as one op)."""
+    counts: dict = {}
+
+    def visit(name):
+        for instr in comps.get(name, []):
+            op, calls, trip, _, line = instr
+            if op in _FREE_OPS:
+                continue
+            if op == "call":
+                for callee in calls:
+                    visit(callee)
+                continue
+            if op == "while":
+                key = "rng_loops" if _is_rng_loop(instr) else "loops"
+            elif op == "copy" and "copy(%constant" in line.replace(" ", ""):
+                continue  # loop-invariant constants re-materialized per trip (CPU scheduling)
+            elif op in ("fusion", "copy", "dot", "dynamic-update-slice", "scatter", "gather", "sort", "reduce",
+                        "custom-call", "conditional", "convolution"):
+                key = op
+            else:
+                key = "other"
+            counts[key] = counts.get(key, 0) + 1
+
+    visit(body)
+    counts["ops"] = sum(v for k, v in counts.items() if k != "loops")
+    return dict(sorted(counts.items()))
+
+
+def _contains(comps: dict, name: str, target: str, seen=None) -> bool:
+    seen = set() if seen is None else seen
+    if name in seen:
+        return False
+    seen.add(name)
+    for _, calls, *_ in comps.get(name, []):
+        for callee in calls:
+            if callee == target or _contains(comps, callee, target, seen):
+                return True
+    return False
+
+
+def _has_dot(comps: dict, name: str) -> bool:
+    return any(op in ("dot", "convolution") or (op == "fusion" and any(_has_dot(comps, c) for c in calls))
+               for op, calls, *_ in comps.get(name, []))
+
+
+def hlo_loop_profile(text: str, num_steps: int = 128, num_minibatches: int = 4, num_epochs: int = 4) -> dict:
+    """Op counts per trip of a compiled PPO program's loops: the collect loop (one env step), the
+    minibatch update, the epoch (around its minibatch loop) and the iteration (around its loops), and
+    the ops one iteration runs in all (trips multiplied out)."""
+    comps = _hlo_computations(text)
+    loops = [(name, instr) for name, instrs in comps.items() for instr in instrs
+             if instr[0] == "while" and not _is_rng_loop(instr)]
+    def body(instr):
+        import re
+
+        return re.search(r"body=%?([\w.\-]+)", instr[4]).group(1)
+
+    collect = [i for _, i in loops if i[2] == num_steps and _has_dot(comps, body(i))]
+    minibatch = [i for _, i in loops if i[2] == num_minibatches and _has_dot(comps, body(i))
+                 and not any(op == "while" and not _is_rng_loop(x) for x in comps[body(i)] for op in [x[0]])]
+    if len(collect) != 1 or len(minibatch) != 1:
+        raise RuntimeError(f"found {len(collect)} collect and {len(minibatch)} minibatch loops, expected one each")
+    collect, minibatch = body(collect[0]), body(minibatch[0])
+    epoch = [body(i) for _, i in loops if i[2] == num_epochs and _contains(comps, body(i), minibatch)]
+    iteration = [body(i) for _, i in loops if _contains(comps, body(i), collect) and body(i) != collect]
+    iteration = [b for b in iteration if not any(_contains(comps, b, other) for other in iteration if other != b)]
+    result = {"collect_step": _loop_body_profile(comps, collect),
+              "minibatch_update": _loop_body_profile(comps, minibatch),
+              "epoch_outside_minibatches": _loop_body_profile(comps, epoch[0]),
+              "iteration_outside_loops": _loop_body_profile(comps, iteration[0])}
+    small = [_loop_body_profile(comps, body(i)) for _, i in loops
+             if _contains(comps, iteration[0], body(i)) and body(i) not in (collect, minibatch, epoch[0])]
+    result["other_loops_in_iteration"] = [{"trips": t, **p} for (t, p) in
+                                          zip([i[2] for _, i in loops if _contains(comps, iteration[0], body(i))
+                                               and body(i) not in (collect, minibatch, epoch[0])], small)]
+    result["ops_per_iteration"] = (result["iteration_outside_loops"]["ops"]
+                                   + num_steps * result["collect_step"]["ops"]
+                                   + num_epochs * (result["epoch_outside_minibatches"]["ops"]
+                                                   + num_minibatches * result["minibatch_update"]["ops"])
+                                   + sum((p["trips"] or 1) * p["ops"] for p in result["other_loops_in_iteration"]))
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------
 # agentax
 # ----------------------------------------------------------------------------------------------------
 def agentax_trainer(preset: str, num_seeds: int, **overrides):
@@ -215,6 +357,28 @@ def compile_agentax(trainer):
     return seconds
 
 
+def hlo(seed_counts=(1, 8)) -> dict:
+    """`hlo_loop_profile` of both programs (the hand-written one as the speed part compiles it, vmapped;
+    agentax's `run` program), for each seed count."""
+    out = {"note": "ops per loop trip in XLA's optimized CPU program (fusions, copies, dots, "
+                   "dynamic-update-slices...; a rolled threefry loop counts as one op); on a GPU each op is "
+                   "at least one kernel launch"}
+    for seeds in seed_counts:
+        keys = jnp.stack([jax.random.PRNGKey(i) for i in range(seeds)])
+        base = hlo_loop_profile(jax.jit(jax.vmap(handwritten_ppo(iterations=2))).lower(keys).compile().as_text())
+        trainer = agentax_trainer("purejaxrl", seeds, iterations=2)
+        state = trainer._init(keys)
+        ours = hlo_loop_profile(trainer._run.lower(state, np.int32(0)).compile().as_text())
+        out[f"{seeds}_seeds"] = {"handwritten": base, "agentax": ours}
+        for part in ("collect_step", "minibatch_update", "epoch_outside_minibatches", "iteration_outside_loops"):
+            print(f"{seeds} seed(s) {part}: handwritten {base[part]['ops']} ops {base[part]}; agentax "
+                  f"{ours[part]['ops']} ops {ours[part]}", flush=True)
+        print(f"{seeds} seed(s) ops per iteration: handwritten {base['ops_per_iteration']}, agentax "
+              f"{ours['ops_per_iteration']} ({ours['ops_per_iteration'] / base['ops_per_iteration']:.2f}x)",
+              flush=True)
+    return out
+
+
 def speed(quick: bool, rounds: int, seed_counts=(1, 8), results: dict | None = None,
           iterations: int | None = None) -> dict:
     iterations = iterations or (100 if quick else 976)
@@ -230,7 +394,7 @@ def speed(quick: bool, rounds: int, seed_counts=(1, 8), results: dict | None = N
         ax_compile = compile_agentax(trainer)
         initial = trainer.state
         base_times, ax_times = [], []
-        for _ in range(rounds):  # interleaved, best of `rounds`
+        for _ in range(rounds):  # interleaved rounds; the median is reported
             start = time.perf_counter()
             params = jax.block_until_ready(base_fn(keys))
             base_times.append(time.perf_counter() - start)
@@ -244,15 +408,18 @@ def speed(quick: bool, rounds: int, seed_counts=(1, 8), results: dict | None = N
         ax_returns = trainer.evaluate_now().tolist()
         counted = trainer.env_steps_now().tolist()
         row = {
-            "handwritten": {"compile_s": base_compile, "seconds": min(base_times), "all_seconds": base_times,
-                            "env_steps_per_s": steps * seeds / min(base_times), "greedy_return": base_returns},
-            "agentax": {"compile_s": ax_compile, "seconds": min(ax_times), "all_seconds": ax_times,
-                        "env_steps_per_s": steps * seeds / min(ax_times), "greedy_return": ax_returns,
+            "handwritten": {"compile_s": base_compile, "seconds": float(np.median(base_times)),
+                            "all_seconds": base_times, "env_steps_per_s": steps * seeds / np.median(base_times),
+                            "greedy_return": base_returns},
+            "agentax": {"compile_s": ax_compile, "seconds": float(np.median(ax_times)), "all_seconds": ax_times,
+                        "env_steps_per_s": steps * seeds / np.median(ax_times), "greedy_return": ax_returns,
                         "counted_env_steps": counted},
         }
         row["ratio_agentax_over_handwritten_steps_per_s"] = (row["agentax"]["env_steps_per_s"]
                                                              / row["handwritten"]["env_steps_per_s"])
-        row.update({"iterations": iterations, "env_steps_per_seed": steps})
+        row["ratio_per_round"] = [b / a for b, a in zip(base_times, ax_times)]
+        row.update({"iterations": iterations, "env_steps_per_seed": steps, "rounds": rounds,
+                    "statistic": "median of interleaved rounds"})
         results[f"{seeds}_seeds"] = row
         print(f"{seeds} seed(s): handwritten {row['handwritten']['env_steps_per_s']:.0f} steps/s "
               f"(compile {base_compile:.1f} s, return {np.mean(base_returns):.1f}); agentax "
@@ -308,8 +475,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short runs (a couple of minutes, e.g. on a GPU)")
     parser.add_argument("--out", default=None, help="results file (default benchmarks/results/ppo.json)")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: speed,default,pendulum")
-    parser.add_argument("--rounds", type=int, default=2, help="timed rounds per side (best is reported)")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: speed,default,pendulum,hlo")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timed rounds per side (the median "
+                        "is reported)")
     parser.add_argument("--speed-seeds", default="1,8", help="seed counts of the speed part (e.g. 1, or 8)")
     parser.add_argument("--speed-iterations", type=int, default=0,
                         help="iterations of the speed part (0: the preset's 976, 100 with --quick)")
@@ -320,6 +488,8 @@ def main():
     out = Path(args.out) if args.out else RESULTS_DIR / "ppo.json"
     results = json.loads(out.read_text()) if out.exists() else {}
     results.update({"machine": machine(), "quick": args.quick})
+    if "hlo" not in skip:
+        results["hlo_ops_purejaxrl_preset"] = hlo([int(n) for n in args.speed_seeds.split(",")])
     if "speed" not in skip:
         counts = [int(n) for n in args.speed_seeds.split(",")]
         results["speed_purejaxrl_preset"] = speed(args.quick, args.rounds, counts,
