@@ -16,9 +16,12 @@ long benchmark can be run in pieces: `--sections compiled --seeds 0 1`, then `--
 - `sb3`: Stable-Baselines3's SAC with the zoo's Pendulum-v1 settings in `.venv-bench` (`--sb3-python`),
   the same 20k steps and evaluation.
 - `halfcheetah`: SAC's `tf-agents` preset on HalfCheetah-v5 (needs `agentax.environments.suite_mujoco`
-  and the mujoco extra) on the Python trainer for `--halfcheetah-steps` environment steps: steps/s and
-  the return curve (the budget is stated in the results); and, with the brax extra, the compiled
-  trainer on Brax's `halfcheetah` at the same replay ratio (steps/s).
+  and the mujoco extra) on the Python trainer, through `train_run` in `--halfcheetah-run-dir` (under the
+  gitignored `runs/`): each invocation trains for at most `--halfcheetah-seconds`, checkpoints, and the
+  next invocation resumes the run (up to `--halfcheetah-steps`); steps/s, the return curve (3 greedy
+  episodes every 5000 env steps) and the budget spent are in the results.
+- `halfcheetah-brax`: with the brax extra, the compiled trainer on Brax's `halfcheetah` at the same
+  replay ratio (steps/s; another simulator, so its returns do not compare).
 
 `--quick` (a GPU run in a couple of minutes): seed 0 only, 20k steps compiled, 4k steps on the
 Python trainer (steps/s only), no SB3 or HalfCheetah. `--out PATH` writes elsewhere.
@@ -175,46 +178,98 @@ def merge(section: dict, rows: list[dict], goal, **extra) -> dict:
     return {**extra, "runs": runs, **summarize(runs, goal)}
 
 
-def halfcheetah(seed: int, env_steps: int, eval_every: int) -> dict:
+def _interval_rates(rows: list[dict]) -> list[float]:
+    """Env steps/s between consecutive metrics rows, leaving out intervals that hold an evaluation
+    (a row's evaluation runs after its clock reading) or a restart (the clock jumps back)."""
+    rates = []
+    for a, b in zip(rows, rows[1:]):
+        steps, seconds = b["env_steps"] - a["env_steps"], b["wall_seconds"] - a["wall_seconds"]
+        if "eval_return" not in a and steps > 0 and seconds > 0 and a["iteration"] > 0:
+            rates.append(steps / seconds)
+    return rates
+
+
+def halfcheetah(seed: int, env_steps: int, eval_every: int, seconds: float, run_dir: Path, previous: dict) -> dict:
+    """SAC's `tf-agents` preset on HalfCheetah-v5 (MuJoCo, Python trainer) through `train_run` in
+    `run_dir`, for at most `seconds` of this invocation: then it stops at the next log row with a
+    checkpoint, and the next invocation resumes it (`--resume`), so a long run spreads over several
+    short ones. `previous`: this section from the results file (its `invocations` list continues)."""
+    import os
+    import signal
+    import threading
+
     try:
         import agentax.environments.suite_mujoco  # noqa: F401
     except ImportError as err:
         return {"skipped": f"suite_mujoco unavailable: {err}"}
+    from agentax.train.run import RunInterrupted, train_run
+
     config = preset("sac", "tf-agents", seed=seed, iterations=max(env_steps - 10_000, 1), eval_interval=eval_every,
-                    num_eval_episodes=3, video_episodes=0)
-    row = run_config(config)
-    out = {"python": {"preset": "tf-agents (HalfCheetah-v5 on MuJoCo, Python trainer)",
-                      "budget": f"{row['env_steps']} env steps (10k random first), {row['train_seconds']} s of "
-                                f"training, 3 greedy episodes every {eval_every} iterations", **row}}
-    try:  # the compiled path on Brax's halfcheetah (another simulator: speed, not returns, compare)
-        from agentax.environments import suite_brax
-        if "halfcheetah" not in suite_brax.registered_ids():
-            raise ImportError("brax is not installed")
-        brax = preset("sac", "tf-agents", seed=seed, env="halfcheetah", trainer="compiled", num_envs=8,
-                      collect_steps_per_iteration=8, train_steps_per_iteration=8,
-                      iterations=max((env_steps - 10_000) // 8, 1), eval_interval=max(eval_every // 8, 1),
-                      num_eval_episodes=3, video_episodes=0)
-        row = run_config(brax)
-        out["compiled_brax"] = {"preset": "tf-agents on Brax halfcheetah, compiled trainer, 8 envs x 1 step, "
-                                          "8 gradient steps per iteration (same replay ratio)", **row}
-        if out["python"].get("env_steps_per_second"):
-            out["compiled_over_python_env_steps_per_second"] = round(
-                row["env_steps_per_second"] / out["python"]["env_steps_per_second"], 2)
-    except Exception as err:  # noqa: BLE001 (report, do not lose the MuJoCo figures)
-        out["compiled_brax"] = {"skipped": f"{type(err).__name__}: {err}"}
+                    log_interval=1000, num_eval_episodes=3, video_episodes=0)
+    resume = (run_dir / "checkpoints").exists()
+    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))  # the run's own Ctrl-C
+    start = time.perf_counter()
+    timer.start()
+    try:
+        summary, complete = train_run(config, run_dir, resume=resume, progress=False), True
+    except RunInterrupted:
+        summary, complete = None, False
+    finally:
+        timer.cancel()
+    wall = time.perf_counter() - start
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    curve = [[r["env_steps"], round(r["eval_return"], 1)] for r in rows if r.get("eval_return") is not None]
+    rates = _interval_rates(rows)
+    done = rows[-1]["env_steps"]
+    invocations = [i for i in previous.get("invocations", []) if resume] + [
+        {"resumed": resume, "wall_seconds": round(wall, 1), "env_steps_at_end": done}]
+    out = {"preset": "tf-agents (HalfCheetah-v5 on MuJoCo, Python trainer): 10k random steps, then one env step "
+                     "and one gradient step (batch 256, (256, 256) networks, Adam 3e-4, reward scale 0.1) per "
+                     "iteration", "run_dir": str(run_dir), "target_env_steps": env_steps, "complete": complete,
+           "env_steps": done, "train_steps": rows[-1]["train_step"], "wall_seconds": rows[-1]["wall_seconds"],
+           "budget": f"{done} env steps (10k random first) in {rows[-1]['wall_seconds']:.0f} s wall on this "
+                     f"machine, over {len(invocations)} invocation(s) of at most {seconds:.0f} s, each resuming "
+                     f"the last one's checkpoint; 3 greedy episodes every {eval_every} env steps",
+           "env_steps_per_second_median": round(statistics.median(rates), 1) if rates else None,
+           "curve": curve, "invocations": invocations}
+    if curve:
+        out["first_eval"], out["last_eval"], out["best_eval"] = curve[0][1], curve[-1][1], max(v for _, v in curve)
+    if summary is not None:
+        out["final_eval_saved_policy"] = summary.get("final_eval_return")
     return out
+
+
+def halfcheetah_brax(seed: int, iterations: int) -> dict:
+    """The compiled trainer on Brax's `halfcheetah` (another simulator: its speed, not its returns,
+    compares) at the `tf-agents` preset's replay ratio: 8 envs x 1 step and 8 gradient steps per iteration."""
+    from agentax.environments import suite_brax
+    if "halfcheetah" not in suite_brax.registered_ids():
+        return {"skipped": "brax is not installed"}
+    config = preset("sac", "tf-agents", seed=seed, env="halfcheetah", trainer="compiled", num_envs=8,
+                    collect_steps_per_iteration=8, train_steps_per_iteration=8, iterations=iterations,
+                    eval_interval=iterations // 2, num_eval_episodes=3, video_episodes=0)
+    row = run_config(config)
+    return {"preset": "tf-agents on Brax halfcheetah (generalized pipeline), compiled trainer, 8 envs x 1 step, "
+                      "8 gradient steps per iteration (same replay ratio), 10k random steps first", **row}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", nargs="+", default=["sac"], help=f"of {sorted(AGENTS)}")
     parser.add_argument("--sections", nargs="+", default=["compiled", "python", "sb3"],
-                        help="compiled python zoo sb3 halfcheetah")
+                        help="compiled python zoo sb3 halfcheetah halfcheetah-brax")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--python-env-steps", type=int, default=None,
                         help="stop the python section after this many env steps (speed only; default: all 20k)")
     parser.add_argument("--vmap", action="store_true", help="compiled seeds in one vmapped program")
-    parser.add_argument("--halfcheetah-steps", type=int, default=20_000)
+    parser.add_argument("--halfcheetah-steps", type=int, default=1_000_000,
+                        help="env steps the HalfCheetah run aims at (it stops earlier at --halfcheetah-seconds)")
+    parser.add_argument("--halfcheetah-seconds", type=float, default=270.0,
+                        help="this invocation's time on the HalfCheetah run; the next one resumes it")
+    parser.add_argument("--halfcheetah-run-dir", default=str(Path(__file__).resolve().parents[1] / "runs"
+                                                             / "bench-halfcheetah-sac"))
+    parser.add_argument("--brax-iterations", type=int, default=250,
+                        help="halfcheetah-brax: iterations of 8 env steps after the 10k random ones (speed)")
     parser.add_argument("--quick", action="store_true", help="seed 0, compiled 20k steps, python 4k steps (speed)")
     parser.add_argument("--sb3-python", default=str(Path(__file__).resolve().parents[1] / ".venv-bench/bin/python"))
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "continuous.json"),
@@ -235,7 +290,8 @@ def main() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2) + "\n")
 
-    for agent in args.agents:
+    agents = [] if set(args.sections) <= {"halfcheetah", "halfcheetah-brax"} else args.agents
+    for agent in agents:
         spec = AGENTS[agent]
         out = results.setdefault(agent, {})
         compiled = preset(agent, spec["compiled"])
@@ -292,9 +348,21 @@ def main() -> None:
         out["ratios"] = ratios
         print(agent, "ratios", ratios, flush=True)
         save()
-    if "halfcheetah" in args.sections:
-        results["halfcheetah_sac"] = halfcheetah(args.seeds[0], args.halfcheetah_steps, eval_every=5000)
-        print("halfcheetah", {k: v for k, v in results["halfcheetah_sac"].items() if k != "curve"}, flush=True)
+    if "halfcheetah" in args.sections or "halfcheetah-brax" in args.sections:
+        hc = results.setdefault("halfcheetah_sac", {})
+        if "halfcheetah" in args.sections:
+            hc["python"] = halfcheetah(args.seeds[0], args.halfcheetah_steps, 5000, args.halfcheetah_seconds,
+                                       Path(args.halfcheetah_run_dir), hc.get("python", {}))
+            print("halfcheetah", {k: v for k, v in hc["python"].items() if k != "curve"}, hc["python"].get("curve"),
+                  flush=True)
+            save()
+        if "halfcheetah-brax" in args.sections:
+            hc["compiled_brax"] = halfcheetah_brax(args.seeds[0], args.brax_iterations)
+            print("halfcheetah brax", {k: v for k, v in hc["compiled_brax"].items() if k != "curve"}, flush=True)
+        p, c = hc.get("python", {}), hc.get("compiled_brax", {})
+        if p.get("env_steps_per_second_median") and c.get("env_steps_per_second"):
+            hc["compiled_brax_over_python_mujoco_env_steps_per_second"] = round(
+                c["env_steps_per_second"] / p["env_steps_per_second_median"], 2)
         save()
     print(f"wrote {path}")
 
