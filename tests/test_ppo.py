@@ -249,3 +249,34 @@ def test_presets_build():
         assert config.collection().on_policy and config.collection().steps == config.num_envs * config.collect_steps_per_env
     assert PRESETS["purejaxrl"].num_envs * PRESETS["purejaxrl"].collect_steps_per_env * PRESETS["purejaxrl"].iterations \
         == 499_712
+
+
+def test_collect_pure_gives_what_run_pure_records_and_counts():
+    """The compiled trainer's on-policy collection (a scan returning the trajectories, observed after
+    the loop) computes what the driver's loop with the recorder and the counters as observers does."""
+    from agentax.drivers import DynamicStepDriver
+    from agentax.environments import suite_jax
+    from agentax.metrics.jax_metrics import EnvironmentSteps, NumberOfEpisodes
+    from agentax.replay_buffers.trajectory_recorder import TrajectoryRecorder
+
+    env = suite_jax.load("CartPole-v1", batch_size=3)
+    config = PPOConfig(**SMALL)
+    agent = config.make_agent(env.time_step_spec(), env.action_spec())
+    params = agent.collect_policy_params(agent.init(jax.random.PRNGKey(1)))
+    recorder, steps, episodes = TrajectoryRecorder(agent.collect_data_spec, 40), EnvironmentSteps(), NumberOfEpisodes()
+    driver = DynamicStepDriver(env, agent.collect_policy, [recorder, steps, episodes], num_steps=120)
+    start = driver.initial_state(jax.random.PRNGKey(2))
+    looped = jax.jit(lambda s: driver.run_pure(params, s, iterations=40))(start)
+    scanned, trajectories = jax.jit(lambda s: driver.collect_pure(params, s, 40))(start)
+    recorded = looped.observer_states[0]
+    assert int(recorded.length) == 40 and int(np.sum(np.asarray(trajectories.next_step_type) == L)) >= 1
+    for a, b in zip(jax.tree.leaves(recorded.data), jax.tree.leaves(trajectories)):
+        assert a.shape == b.shape and np.array_equal(a, np.asarray(b, a.dtype))
+    for a, b in zip(jax.tree.leaves((looped.env_state, looped.time_step, looped.key)),
+                    jax.tree.leaves((scanned.env_state, scanned.time_step, scanned.key))):
+        assert np.array_equal(a, b)
+    assert int(looped.observer_states[1]) == int(steps.update(steps.init(3), trajectories))
+    assert int(looped.observer_states[2]) == int(episodes.update(episodes.init(3), trajectories)) >= 1
+    assert jax.tree.structure(scanned.observer_states) == jax.tree.structure(start.observer_states)
+    with pytest.raises(ValueError, match="iterations"):
+        driver.collect_pure(params, start, 0)

@@ -136,7 +136,7 @@ class CompiledDriver:
         (a step driver whose batch rows must all be full). Under `vmap` and on a GPU it avoids
         what a data-dependent `while_loop` costs (a select of the carry, a device-to-host read
         of the condition) at every step."""
-        env, policy = self.env.env, self.policy
+        policy = self.policy
         limit = self._limit if limit is None else limit
         maximum_iterations = _NO_LIMIT if maximum_iterations is None else maximum_iterations
         observers = [o.update if isinstance(o, JaxObserver) else _host_observer(o) for o in self.observers]
@@ -146,9 +146,7 @@ class CompiledDriver:
 
         def body(carry):
             state, counter, iterations = carry
-            key, policy_key = jax.random.split(state.key)
-            action_step = policy.action(params, state.time_step, state.policy_state, policy_key)
-            env_state, next_time_step = env.step(state.env_state, action_step.action)
+            key, action_step, env_state, next_time_step = self._act_and_step(params, state)
             traj = from_transition(state.time_step, action_step, next_time_step)
             transition_states = state.transition_observer_states
             if transition_observers:
@@ -174,6 +172,35 @@ class CompiledDriver:
             return final
         final, _, _ = jax.lax.while_loop(cond, body, (state, jnp.int32(0), jnp.int32(0)))
         return final
+
+    def _act_and_step(self, params, state: DriverState):
+        """One loop iteration's act and step: `(next key, action step, env state, next time step)`."""
+        key, policy_key = jax.random.split(state.key)
+        action_step = self.policy.action(params, state.time_step, state.policy_state, policy_key)
+        env_state, next_time_step = self.env.env.step(state.env_state, action_step.action)
+        return key, action_step, env_state, next_time_step
+
+    def collect_pure(self, params, state: DriverState, iterations: int) -> tuple[DriverState, Any]:
+        """Pure: exactly `iterations` loop iterations as a `lax.scan` that returns their trajectories
+        stacked time-major (`[iterations, batch, ...]`) instead of calling the observers, whose
+        states come back untouched: for a caller that observes the whole run at once (the compiled
+        trainer's on-policy collection writes its recorder and counts its metrics after the loop).
+        The actions, environment steps, random stream and trajectories are those of
+        `run_pure(params, state, iterations=iterations)`. On a GPU each observer update inside the
+        loop is a kernel launch per step (a recorder write per trajectory leaf, a reduction per
+        metric); here the loop holds only the policy, the environment and one write per leaf."""
+        iterations = checks.count_limit(f"{type(self).__name__}.collect_pure", "iterations", iterations, 1)
+        loop_state = (state.env_state, state.time_step, state.policy_state, state.key)
+
+        def body(carry, _):
+            key, action_step, env_state, next_time_step = self._act_and_step(
+                params, state._replace(env_state=carry[0], time_step=carry[1], policy_state=carry[2], key=carry[3]))
+            traj = from_transition(carry[1], action_step, next_time_step)
+            return (env_state, next_time_step, action_step.state, key), traj
+
+        (env_state, time_step, policy_state, key), trajectories = jax.lax.scan(body, loop_state, None, iterations)
+        return state._replace(env_state=env_state, time_step=time_step, policy_state=policy_state,
+                              key=key), trajectories
 
     # ---- the stateful shell
     def _run(self, time_step, policy_state, limit, maximum_iterations, params):

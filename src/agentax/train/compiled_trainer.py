@@ -35,7 +35,7 @@ from agentax.policies.random_jax_policy import RandomJaxPolicy
 from agentax.replay_buffers.jax_prioritized_sequence_replay_buffer import (JaxPrioritizedSequenceReplayBuffer,
                                                                          importance_weights)
 from agentax.replay_buffers.jax_uniform_replay_buffer import JaxUniformReplayBuffer
-from agentax.replay_buffers.trajectory_recorder import TrajectoryRecorder
+from agentax.replay_buffers.trajectory_recorder import RecorderState, TrajectoryRecorder
 from agentax.specs import array_spec
 from agentax.train.config import TrainConfig
 from agentax.train.evaluation import compiled_avg_return
@@ -183,12 +183,24 @@ class CompiledTrainer:
         items = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), recorded.data)
         return self.replay.add_sequence(replay, items, recorded.length)
 
+    def _collect_full_rows(self, params, driver_state):
+        """On-policy steps (PPO) fill every row: exactly `capacity` steps, a scan returning their
+        trajectories, which then go into the recorder and the step and episode counters at once (the
+        same states as per-step updates, without their kernels in every step of a GPU's loop)."""
+        driver_state, trajectories = self.driver.collect_pure(params, driver_state, self.capacity)
+        recorder, *counters = driver_state.observer_states
+        recorded = RecorderState(jax.tree.map(lambda buf, x: x.astype(buf.dtype), recorder.data, trajectories),
+                                 jnp.asarray(self.capacity, jnp.int32))
+        counted = tuple(metric.update(s, trajectories) for metric, s in zip((self.env_steps, self.episodes), counters))
+        return driver_state._replace(observer_states=(recorded,) + counted)
+
     def iteration(self, state: TrainerState):
         """Pure: collect with the current parameters, then train on the memory."""
-        # On-policy steps (PPO) fill every row: exactly `capacity` loop iterations, a static trip count.
-        fixed = self.capacity if self.collection.on_policy and not self.collection.episodes else None
-        driver_state = self.driver.run_pure(self.agent.collect_policy_params(state.agent), state.driver,
-                                            maximum_iterations=self.capacity, iterations=fixed)
+        params = self.agent.collect_policy_params(state.agent)
+        if self.collection.on_policy and not self.collection.episodes:
+            driver_state = self._collect_full_rows(params, state.driver)
+        else:
+            driver_state = self.driver.run_pure(params, state.driver, maximum_iterations=self.capacity)
         key, train_key = jax.random.split(state.key)
         replay = state.replay
         if self.collection.on_policy:
