@@ -15,6 +15,8 @@ long benchmark can be run in pieces: `--sections compiled --seeds 0 1`, then `--
 - `zoo`: the agent's zoo preset on the Python trainer (`AGENTS[agent]['zoo']`), when it has one.
 - `sb3`: Stable-Baselines3's SAC with the zoo's Pendulum-v1 settings in `.venv-bench` (`--sb3-python`),
   the same 20k steps and evaluation.
+- `profile`: where an iteration's time goes on each trainer (milliseconds per environment step of the
+  whole iteration and of each part alone: collection, replay sampling, the train step).
 - `halfcheetah`: SAC's `tf-agents` preset on HalfCheetah-v5 (needs `agentax.environments.suite_mujoco`
   and the mujoco extra) on the Python trainer, through `train_run` in `--halfcheetah-run-dir` (under the
   gitignored `runs/`): each invocation trains for at most `--halfcheetah-seconds`, checkpoints, and the
@@ -178,6 +180,85 @@ def merge(section: dict, rows: list[dict], goal, **extra) -> dict:
     return {**extra, "runs": runs, **summarize(runs, goal)}
 
 
+def profile(agent: str, iterations: int = 100) -> dict:
+    """Milliseconds per environment step of each part of an iteration of the agent's compiled preset
+    (8 envs x 1 step, 8 gradient steps of batch 256), on both trainers: the whole iteration, then
+    each part alone in its own compiled loop (compiled) or Python loop (Python trainer)."""
+    import jax
+
+    from agentax.train.compiled_trainer import CompiledTrainer
+    from agentax.train.python_trainer import PythonTrainer
+
+    config = preset(agent, AGENTS[agent]["compiled"])
+    steps = iterations * config.collect_steps_per_iteration
+
+    def ms(fn, *args):  # per env step, the second call (the first compiles)
+        jax.block_until_ready(fn(*args))
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        return round((time.perf_counter() - start) / steps * 1e3, 3)
+
+    trainer = CompiledTrainer(config)
+    trainer.initialize()
+    trainer.run(50)
+    state = jax.tree.map(lambda x: x[0], trainer.state)
+    sac, collection, length = trainer.agent, trainer.collection, trainer.agent.train_sequence_length
+
+    @jax.jit
+    def collect_and_add(s):
+        def body(_, st):
+            d = trainer.driver.run_pure(sac.collect_policy_params(st.agent), st.driver,
+                                        maximum_iterations=trainer.capacity)
+            return st._replace(driver=trainer._fresh_recorder(d), replay=trainer._add_recorded(st.replay, d))
+        return jax.lax.fori_loop(0, iterations, body, s).replay.last_id
+
+    @jax.jit
+    def sample(replay, key):
+        def body(i, acc):
+            e, _ = trainer.replay.sample(replay, jax.random.fold_in(key, i), collection.sample_batch_size, length)
+            return acc + e.observation.sum() + e.reward.sum()
+        return jax.lax.fori_loop(0, steps, body, 0.0)
+
+    batch, _ = trainer.replay.sample(state.replay, jax.random.PRNGKey(1), collection.sample_batch_size, length)
+
+    def train(agent_state, key):  # on `batch`, whichever it is when traced
+        return jax.lax.scan(lambda c, k: (lambda out: (out[0], out[1].loss))(sac.train_step(c, batch, k)),
+                            agent_state, jax.random.split(key, steps))[1]
+
+    key = jax.random.PRNGKey(0)
+    compiled = {"iteration": ms(lambda: trainer.run(iterations)),
+                "collect_and_add_to_replay": ms(collect_and_add, state),
+                "replay_sample": ms(sample, state.replay, key), "train_step": ms(jax.jit(train), state.agent, key)}
+    for size in (64, 16):  # how much of a train step does not scale with the batch
+        batch, _ = trainer.replay.sample(state.replay, jax.random.PRNGKey(1), size, length)
+        compiled[f"train_step_batch_{size}"] = ms(jax.jit(train), state.agent, key)
+
+    python = PythonTrainer(dataclasses.replace(config, trainer="python"))
+    python.initialize()
+    python.run(20)
+
+    def timed(fn, count):
+        start = time.perf_counter()
+        for _ in range(count):
+            out = fn()
+        jax.block_until_ready(python.agent.state)
+        return out, round((time.perf_counter() - start) / steps * 1e3, 3)
+
+    _, whole = timed(lambda: python.run(1), iterations)
+    _, actor = timed(python.actor.run, iterations)
+    iterator = python.learner._experience_iterator
+    batches, sampling = [], None
+    _, sampling = timed(lambda: batches.append(next(iterator)), steps)
+    batches = iter(batches)
+    _, train_numpy = timed(lambda: python.agent.train(next(batches)[0]), steps)
+    return {"config": f"{AGENTS[agent]['compiled']} preset: {config.num_envs} envs x 1 step and "
+                      f"{config.train_steps_per_iteration} gradient steps (batch {config.sample_batch_size}) per "
+                      f"iteration; milliseconds per environment step (= per gradient step), {steps} steps each",
+            "compiled_ms": compiled,
+            "python_ms": {"iteration": whole, "actor_run_collect_and_reverb_write": actor,
+                          "reverb_sample": sampling, "agent_train_from_numpy_batch": train_numpy}}
+
+
 def _interval_rates(rows: list[dict]) -> list[float]:
     """Env steps/s between consecutive metrics rows, leaving out intervals that hold an evaluation
     (a row's evaluation runs after its clock reading) or a restart (the clock jumps back)."""
@@ -257,7 +338,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", nargs="+", default=["sac"], help=f"of {sorted(AGENTS)}")
     parser.add_argument("--sections", nargs="+", default=["compiled", "python", "sb3"],
-                        help="compiled python zoo sb3 halfcheetah halfcheetah-brax")
+                        help="compiled python zoo sb3 profile halfcheetah halfcheetah-brax")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--python-env-steps", type=int, default=None,
                         help="stop the python section after this many env steps (speed only; default: all 20k)")
@@ -331,6 +412,10 @@ def main() -> None:
                                settings="SB3 SAC, zoo Pendulum-v1: learning_rate 1e-3, SB3 defaults otherwise")
             if len(good) < len(rows):
                 out["sb3"]["errors"] = [r for r in rows if "error" in r]
+            save()
+        if "profile" in args.sections:
+            out["profile"] = profile(agent)
+            print(agent, "profile", out["profile"], flush=True)
             save()
         # Ratios side by side, from whatever rows the sections hold now.
         ratios = {}
