@@ -479,6 +479,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timed rounds per side (the median "
                         "is reported)")
     parser.add_argument("--speed-seeds", default="1,8", help="seed counts of the speed part (e.g. 1, or 8)")
+    parser.add_argument("--hlo-seeds", default="1,8", help="seed counts of the hlo part")
     parser.add_argument("--speed-iterations", type=int, default=0,
                         help="iterations of the speed part (0: the preset's 976, 100 with --quick)")
     args = parser.parse_args()
@@ -489,7 +490,7 @@ def main():
     results = json.loads(out.read_text()) if out.exists() else {}
     results.update({"machine": machine(), "quick": args.quick})
     if "hlo" not in skip:
-        results["hlo_ops_purejaxrl_preset"] = hlo([int(n) for n in args.speed_seeds.split(",")])
+        results["hlo_ops_purejaxrl_preset"] = hlo([int(n) for n in args.hlo_seeds.split(",")])
     if "speed" not in skip:
         counts = [int(n) for n in args.speed_seeds.split(",")]
         results["speed_purejaxrl_preset"] = speed(args.quick, args.rounds, counts,
