@@ -5,7 +5,10 @@ collects (`collection()`); the trainer supplies the rest. One iteration is: a co
 driver (`DynamicEpisodeDriver` or `DynamicStepDriver` over `num_envs` batched JAX envs,
 continuing from the previous iteration's state) writes into the memory, then the agent
 trains: on-policy, the memory is a `TrajectoryRecorder` emptied every iteration and
-`train_step` runs once on what it holds (with its mask as weights); off-policy, the
+`train_step` runs once on what it holds (with its mask as weights; on-policy steps, PPO,
+fill every row: the driver's `collect_pure` scans exactly that many steps and returns them,
+and they go into the recorder and the step and episode counters after the loop, so a GPU
+launches no observer kernels per step); off-policy, the
 recorded iteration is then added in one scatter to a `JaxUniformReplayBuffer` (or, with
 `prioritized`, a `JaxPrioritizedSequenceReplayBuffer`) kept across iterations outside the
 driver's loop (first filled by a random policy for `initial_collect_steps`), and
