@@ -22,8 +22,12 @@ import os
 import time
 import warnings
 
+import jax
 import numpy as np
 
+from agentax.trajectories import StepType
+
+_LAST = StepType.LAST
 _log = logging.getLogger("agentax.distributed")
 
 
@@ -79,6 +83,13 @@ class Collector:
         self.pulls = 0
 
     def _count(self, trajectory) -> None:
+        step_type = trajectory.step_type
+        if np.ndim(step_type) == 0:  # one environment: no array work per step
+            if step_type == _LAST:
+                self._episodes += 1
+            else:
+                self._steps += 1
+            return
         boundary = np.asarray(trajectory.is_boundary())
         self._steps += int(np.sum(~boundary))
         self._episodes += int(np.sum(boundary))
@@ -105,11 +116,24 @@ class Collector:
             return
         values = self._server.table(self._variables_table).unflatten([column[0][0] for column in flat])
         version = int(values[TRAIN_STEP_KEY])
-        if version != self._version:
-            self.agent.collect_policy.params = values[POLICY_KEY]
+        if version != self._version:  # on the device once, not converted at every policy call
+            self.agent.collect_policy.params = jax.device_put(values[POLICY_KEY])
             self.agent.train_step_counter.assign(version)
             self._version = version
             self.pulls += 1
+
+    def _send(self) -> None:
+        """Send the buffered steps and items without waiting for the server's answer (`RemoteTrajectoryWriter.send`;
+        it is waited for, with its timeout, before the writer's next chunk goes)."""
+        for row in self.observer._rows:
+            writer = row.writer
+            if writer is None:
+                continue
+            send = getattr(writer, "send", None)
+            if send is not None:
+                send()
+            else:  # an in-process writer (a collector on the server's address in this process)
+                writer.flush()
 
     def run(self, num_runs: int = 1, random: bool = False) -> dict:
         """`num_runs` actor runs (random policy with `random`); returns what they collected."""
@@ -126,7 +150,7 @@ class Collector:
         for _ in range(int(num_runs)):
             actor.run()
         collect_seconds = time.perf_counter() - start
-        self.observer.flush()
+        self._send()
         if not random:
             self._ask_parameters()
         return {"index": self.index, "env_steps": self._steps - steps, "episodes": self._episodes - episodes,

@@ -30,6 +30,7 @@ import jax
 import numpy as np
 
 from agentax.reverb import server as server_lib
+from agentax.reverb._flatten import flattener as _flattener
 from agentax.reverb.client import Client
 from agentax.reverb.errors import DeadlineExceededError
 from agentax.reverb.table import check_priority
@@ -286,7 +287,7 @@ class RemoteTrajectoryWriter:
         self._sent = 0               # first step not sent
         self._unsent_episode_start = 0
         self._events: list = []      # (step position in the unsent chunk, op, args)
-        self._treedef = self._layout = self._example = None
+        self._treedef = self._layout = self._example = self._fast_flatten = None
         self._writer_id: str | None = None
         self._inflight = None        # (ref, chunk) of the chunk sent last, not acknowledged
         self._pending_items = 0
@@ -304,14 +305,26 @@ class RemoteTrajectoryWriter:
 
     # -------------------------------------------------------------- steps
     def append(self, data, *, partial_step: bool = False) -> None:
-        self._check_open()
-        if partial_step:
+        if self._closed or partial_step:
+            self._check_open()
             raise NotImplementedError("agentax's TrajectoryWriter does not support partial_step")
+        fast = self._fast_flatten  # laid out exactly like the first step: its leaves, no checks needed
+        values = None if fast is None else fast(data)
+        if values is None:
+            values = self._checked_values(data)
+        self._recent.append((self._n, values))
+        self._n += 1
+        if self._n - self._sent >= self._chunk:
+            self._send(flush=False)
+
+    def _checked_values(self, data) -> list:
+        """The leaves of `data`, checked against (on the first step: fixing) the writer's layout."""
         values, treedef = jax.tree_util.tree_flatten(data)
         values = [x if isinstance(x, _ARRAYS) else np.asarray(x) for x in values]
         if self._treedef is None:
             self._treedef, self._example = treedef, jax.tree.unflatten(treedef, values)
             self._layout = [(np.shape(v), np.asarray(v).dtype) for v in values]
+            self._fast_flatten = _flattener(self._example, treedef)
         elif treedef != self._treedef:
             raise ValueError(f"append: the data's structure {treedef} differs from the first step's {self._treedef}")
         else:
@@ -319,10 +332,7 @@ class RemoteTrajectoryWriter:
                 if np.shape(v) != shape or v.dtype != dtype:
                     raise ValueError(f"append: leaf {i} has shape {np.shape(v)} dtype {v.dtype}, but its first step "
                                      f"had shape {shape} dtype {dtype}")
-        self._recent.append((self._n, values))
-        self._n += 1
-        if self._n - self._sent >= self._chunk:
-            self._send(flush=False)
+        return values
 
     def _values(self, first: int, stop: int, alive_only: bool = True):
         """The flat values of steps [first, stop); None when expired (older than the last `keep` steps)."""
@@ -459,6 +469,14 @@ class RemoteTrajectoryWriter:
             self._send(flush=True)
         else:
             self._settle()
+
+    def send(self) -> None:
+        """agentax.distributed: send what is buffered now, without waiting for the server's answer (it is
+        waited for, with the timeout, before the next chunk goes or at `flush`/`close`), so a collector's
+        task ends without a round trip; its items reach the table a moment later, whole."""
+        self._check_open()
+        if self._n > self._sent or self._events:
+            self._send(flush=False)
 
     def end_episode(self, clear_buffers: bool = True, timeout_ms: int | None = None) -> None:
         """Queue the end of the episode (see the class docstring); with `clear_buffers` a new history starts."""
