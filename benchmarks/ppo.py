@@ -352,11 +352,22 @@ def agentax_trainer(preset: str, num_seeds: int, **overrides):
     return CompiledTrainer(config, num_seeds)
 
 
+def init_one_by_one(trainer, keys):
+    """`trainer`'s initial state, each seed's made apart and stacked (what `trainer._init(keys)`
+    makes): the vmapped orthogonal initializers' batched QR deadlocked XLA's CPU runtime on 2 cores
+    (LAPACK's batch map, every thread waiting), one seed at a time did not."""
+    if trainer.num_seeds == 1:
+        return jax.block_until_ready(trainer._init(keys))
+    init = jax.jit(trainer.init)
+    states = [jax.block_until_ready(init(key)) for key in keys]
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+
+
 def compile_agentax(trainer):
     """Create the state and compile the run program (timed; evaluation is compiled apart, untimed)."""
     keys = jnp.stack([jax.random.PRNGKey(trainer.config.seed + i) for i in range(trainer.num_seeds)])
     start = time.perf_counter()
-    trainer.state = jax.block_until_ready(trainer._init(keys))
+    trainer.state = init_one_by_one(trainer, keys)
     trainer._run = trainer._run.lower(trainer.state, np.int32(0)).compile()
     seconds = time.perf_counter() - start
     trainer._eval = trainer._eval.lower(trainer.state).compile()
@@ -371,11 +382,11 @@ def hlo(seed_counts=(1, 8)) -> dict:
                    "at least one kernel launch"}
     for seeds in seed_counts:
         keys = jnp.stack([jax.random.PRNGKey(i) for i in range(seeds)])
-        params = jax.vmap(initial_params)(keys)
+        params = jax.tree.map(lambda *xs: jnp.stack(xs), *[jax.jit(initial_params)(key) for key in keys])
         base = hlo_loop_profile(jax.jit(jax.vmap(handwritten_ppo(iterations=2))).lower(keys, params).compile()
                                 .as_text())
         trainer = agentax_trainer("purejaxrl", seeds, iterations=2)
-        state = trainer._init(keys)
+        state = init_one_by_one(trainer, keys)
         ours = hlo_loop_profile(trainer._run.lower(state, np.int32(0)).compile().as_text())
         out[f"{seeds}_seeds"] = {"handwritten": base, "agentax": ours}
         for part in ("collect_step", "minibatch_update", "epoch_outside_minibatches", "iteration_outside_loops"):
@@ -398,7 +409,7 @@ def speed(quick: bool, rounds: int, seed_counts=(1, 8), results: dict | None = N
         # Both sides initialize their networks before the timed calls: the orthogonal initializer's QR
         # inside the timed program (LAPACK on a CPU) now and then deadlocked XLA's CPU runtime on
         # 2 cores (every thread waiting, the batch map of the LAPACK kernel among them).
-        initial = jax.block_until_ready(jax.jit(jax.vmap(initial_params))(keys))
+        initial = jax.tree.map(lambda *xs: jnp.stack(xs), *[jax.jit(initial_params)(key) for key in keys])
         start = time.perf_counter()
         base_fn = jax.jit(jax.vmap(train)).lower(keys, initial).compile()
         base_compile = time.perf_counter() - start
