@@ -4,7 +4,9 @@
   `ReverbAddTrajectoryObserver`: the in-process `train.Actor` into an in-process `reverb.Server`,
   against 1, 2 and 4 `Collector` actors into a `ReplayServer` actor (steady state: actors
   started and warmed up first; each collector runs tasks of `--task-steps` steps, one parameter
-  version check per task). Median of `--repeats`, ratio to in-process in the same run.
+  version check per task; the in-process actor runs and flushes in runs of as many steps).
+  `--repeats` interleaved rounds (in-process, 1, 2, 4 collectors in each), medians, and the
+  ratio to in-process both of the medians and as the median of the per-round ratios.
 - `pull`: the cost of a parameter pull (`VariableContainer.version()`, `pull()`) for the DQN
   network and a larger one, and what it adds per collected step at one pull per task.
 - `dqn`: the 'tutorial' DQN preset (CartPole-v0), in-process `PythonTrainer` against
@@ -38,78 +40,115 @@ def tutorial_config(**kw):
 
 
 # ---------------------------------------------------------------------------------------------- collection
-def in_process_rate(config, steps: int, repeats: int) -> list[float]:
-    from agentax import reverb
-    from agentax.environments import suite_gym
-    from agentax.policies.py_jax_policy import PyJaxPolicy
-    from agentax.replay_buffers import reverb_utils
-    from agentax.train.actor import Actor
+class InProcess:
+    """The in-process `train.Actor` into an in-process `reverb.Server`, in runs of `task_steps` steps (as a
+    collector's tasks), with the same agent (initial parameters of `config.seed`) and environment."""
 
-    env = suite_gym.load(config.env)
-    env.seed(0)
-    agent = config.make_agent(env.time_step_spec(), env.action_spec())
-    agent.initialize()
-    table = reverb.Table("episodes", max_size=config.replay_capacity, sampler=reverb.selectors.Uniform(seed=0),
-                         remover=reverb.selectors.Fifo(), rate_limiter=reverb.rate_limiters.MinSize(1))
-    server = reverb.Server([table])
-    observer = reverb_utils.ReverbAddTrajectoryObserver(server.in_process_client(), "episodes",
-                                                        sequence_length=agent.train_sequence_length)
-    actor = Actor(env, PyJaxPolicy(agent.collect_policy, seed=1), agent.train_step_counter, steps_per_run=steps,
-                  observers=[observer], summary_interval=0)
-    actor.run()  # compile
-    rates = []
-    for _ in range(repeats):
+    def __init__(self, config, task_steps: int):
+        from agentax import reverb
+        from agentax.environments import suite_gym
+        from agentax.policies.py_jax_policy import PyJaxPolicy
+        from agentax.replay_buffers import reverb_utils
+        from agentax.train.actor import Actor
+
+        env = suite_gym.load(config.env)
+        env.seed(0)
+        agent = config.make_agent(env.time_step_spec(), env.action_spec())
+        agent.initialize()
+        table = reverb.Table("episodes", max_size=config.replay_capacity, sampler=reverb.selectors.Uniform(seed=0),
+                             remover=reverb.selectors.Fifo(), rate_limiter=reverb.rate_limiters.MinSize(1))
+        self.server = reverb.Server([table])
+        self.observer = reverb_utils.ReverbAddTrajectoryObserver(self.server.in_process_client(), "episodes",
+                                                                 sequence_length=agent.train_sequence_length)
+        self.actor = Actor(env, PyJaxPolicy(agent.collect_policy, seed=1), agent.train_step_counter,
+                           steps_per_run=task_steps, observers=[self.observer], summary_interval=0)
+        self.task_steps = task_steps
+        self.actor.run()  # compile
+        self.observer.flush()
+
+    def rate(self, steps: int) -> float:
+        runs = max(1, steps // self.task_steps)
         start = time.perf_counter()
-        actor.run()
-        observer.flush()
-        rates.append(steps / (time.perf_counter() - start))
-    server.stop()
-    return rates
+        for _ in range(runs):
+            self.actor.run()
+            self.observer.flush()
+        return runs * self.task_steps / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.server.stop()
 
 
-def distributed_rate(config, num_collectors: int, steps: int, task_steps: int, repeats: int) -> list[float]:
-    import ray
+class Distributed:
+    """`num_collectors` `Collector` actors into a `ReplayServer` actor, started and warmed up (steady state)."""
 
-    from agentax.distributed import POLICY_KEY, TRAIN_STEP_KEY, VariableContainer, connect, start_collectors
-    from agentax.distributed.replay_server import start_replay_server
-    from agentax.distributed.trainer import _make_tables
-    from agentax.environments import suite_gym
+    def __init__(self, config, num_collectors: int, task_steps: int):
+        import ray
 
-    env = suite_gym.load(config.env)
-    agent = config.make_agent(env.time_step_spec(), env.action_spec())
-    agent.initialize()
-    server = start_replay_server(_make_tables("episodes", config.replay_capacity, 0))
-    client = connect(server)
-    VariableContainer(client.server_address).push(
-        {POLICY_KEY: agent.collect_policy_params(agent.state), TRAIN_STEP_KEY: np.int64(0)})
-    collectors = start_collectors(config, num_collectors, server, client.server_address, "episodes", task_steps,
-                                  num_cpus=1.0)
-    ray.get([c.run.remote(1) for c in collectors], timeout=600)  # start-up, compile
-    runs = max(1, steps // (task_steps * num_collectors))
-    rates = []
-    for _ in range(repeats):
+        from agentax.distributed import POLICY_KEY, TRAIN_STEP_KEY, VariableContainer, connect, start_collectors
+        from agentax.distributed.replay_server import start_replay_server
+        from agentax.distributed.trainer import _make_tables
+        from agentax.environments import suite_gym
+
+        env = suite_gym.load(config.env)
+        agent = config.make_agent(env.time_step_spec(), env.action_spec())
+        agent.initialize()  # the in-process agent's initial parameters (same config.seed): the same policy
+        self.server = start_replay_server(_make_tables("episodes", config.replay_capacity, 0))
+        client = connect(self.server)
+        VariableContainer(client.server_address).push(
+            {POLICY_KEY: agent.collect_policy_params(agent.state), TRAIN_STEP_KEY: np.int64(0)})
+        self.collectors = start_collectors(config, num_collectors, self.server, client.server_address, "episodes",
+                                           task_steps, num_cpus=1.0)
+        ray.get([c.run.remote(1) for c in self.collectors for _ in range(2)], timeout=600)  # start-up, compile
+        self.task_steps = task_steps
+
+    def rate(self, steps: int) -> float:
+        import ray
+
+        runs = max(1, steps // (self.task_steps * len(self.collectors)))
         start = time.perf_counter()
-        refs = [c.run.remote(1) for c in collectors for _ in range(runs)]  # queued: each collector busy throughout
+        refs = [c.run.remote(1) for c in self.collectors for _ in range(runs)]  # queued: each collector busy throughout
         done = sum(r["env_steps"] for r in ray.get(refs, timeout=600))
-        rates.append(done / (time.perf_counter() - start))
-    for actor in [*collectors, server]:
-        ray.kill(actor, no_restart=True)
-    return rates
+        return done / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        import ray
+
+        for actor in [*self.collectors, self.server]:
+            ray.kill(actor, no_restart=True)
 
 
 def part_collection(args) -> dict:
+    """Interleaved rounds: in each, the in-process actor, then each collector count (all started and warmed up
+    before the first round), `--steps` env steps each; medians over rounds and the median of the per-round ratios."""
     config = tutorial_config()
-    base = in_process_rate(config, args.steps, args.repeats)
+    base = InProcess(config, args.task_steps)
+    sets = {n: Distributed(config, n, args.task_steps) for n in args.collectors}
+    rates: dict = {"in_process": [], **{n: [] for n in args.collectors}}
+    for r in range(args.repeats):
+        rates["in_process"].append(base.rate(args.steps))
+        for n in args.collectors:
+            rates[n].append(sets[n].rate(args.steps))
+        print(f"collection round {r}: " + ", ".join(f"{k}: {v[-1]:.0f}" for k, v in rates.items()), flush=True)
+    base.close()
+    for s in sets.values():
+        s.close()
+    median = statistics.median(rates["in_process"])
     out = {"env": config.env, "network": list(config.fc_layer_params), "steps_per_measure": args.steps,
-           "task_steps": args.task_steps, "in_process_steps_per_s": round(statistics.median(base), 1),
-           "in_process_all": [round(r, 1) for r in base], "distributed": {}}
+           "task_steps": args.task_steps, "rounds": args.repeats,
+           "method": ("interleaved rounds (in-process, then 1, 2, 4 collectors, each started and warmed up before "
+                      "the first round); same agent and initial parameters, CartPole-v0, tasks of task_steps env "
+                      "steps (the in-process actor flushes after each run of task_steps); medians over rounds"),
+           "in_process_steps_per_s": round(median, 1), "in_process_all": [round(x, 1) for x in rates["in_process"]],
+           "distributed": {}}
     for n in args.collectors:
-        rates = distributed_rate(config, n, args.steps, args.task_steps, args.repeats)
-        median = statistics.median(rates)
-        out["distributed"][str(n)] = {"steps_per_s": round(median, 1), "all": [round(r, 1) for r in rates],
-                                      "ratio_to_in_process": round(median / out["in_process_steps_per_s"], 3)}
-        print(f"collection: {n} collector(s) {median:.0f} steps/s ({median / out['in_process_steps_per_s']:.2f}x "
-              f"in-process {out['in_process_steps_per_s']:.0f})", flush=True)
+        m = statistics.median(rates[n])
+        per_round = [a / b for a, b in zip(rates[n], rates["in_process"])]
+        out["distributed"][str(n)] = {"steps_per_s": round(m, 1), "all": [round(x, 1) for x in rates[n]],
+                                      "ratio_to_in_process": round(m / median, 3),
+                                      "median_round_ratio": round(statistics.median(per_round), 3),
+                                      "round_ratios": [round(x, 3) for x in per_round]}
+        print(f"collection: {n} collector(s) {m:.0f} steps/s ({m / median:.2f}x in-process {median:.0f}; "
+              f"median round ratio {statistics.median(per_round):.2f})", flush=True)
     return out
 
 
@@ -200,7 +239,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="env steps per collection measure")
     parser.add_argument("--task-steps", type=int, default=100, help="env steps per collector task (one call)")
     parser.add_argument("--collectors", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds of the collection part")
     parser.add_argument("--pull-repeats", type=int, default=50)
     parser.add_argument("--iterations", type=int, default=None)
     parser.add_argument("--eval-every", type=int, default=None)
@@ -210,11 +249,11 @@ def main() -> None:
     args.iterations = args.iterations or (1000 if args.quick else 10_000)
     args.eval_every = args.eval_every or (500 if args.quick else 1000)
     if args.quick:
-        args.repeats, args.pull_repeats = min(args.repeats, 2), min(args.pull_repeats, 20)
+        args.repeats, args.pull_repeats = min(args.repeats, 3), min(args.pull_repeats, 20)
 
     import ray
     logging.basicConfig(level=logging.WARNING)
-    ray.init(num_cpus=max(os.cpu_count() or 1, max(args.collectors) + 1), include_dashboard=False,
+    ray.init(num_cpus=max(os.cpu_count() or 1, sum(args.collectors) + 1), include_dashboard=False,
              logging_level=logging.WARNING)
     path = Path(args.out)
     results = json.loads(path.read_text()) if path.is_file() else {}

@@ -4,9 +4,12 @@ Each collector loads its own Gymnasium environment and builds the config's agent
 collect policy); `run(num_runs)` first takes the policy parameters of the one-slot variables
 table (`VariableContainer`'s), assigning them when their version (the learner's train step)
 changed, then runs the `Actor` `num_runs` times (`steps_per_run` steps each) writing through a
-`ReverbAddTrajectoryObserver`, flushes, reports the env steps taken, and asks for the
-parameters the next task starts with (so a task pays no round trip for them; they are as
-fresh as the end of the previous task). Episodes continue across calls. `random=True` runs a uniformly
+`ReverbAddTrajectoryObserver`, sends what its writer buffered without waiting for the server's
+answer (`RemoteTrajectoryWriter.send`: one chunk in flight at most, its answer waited for, with
+the timeout, before the next chunk goes; so a task's last items reach the table a moment after
+the task returns, whole), reports the env steps taken, and asks for the parameters the next
+task starts with (so a task pays no round trip for them; they are as fresh as the end of the
+previous task; they are put on the device once, when their version changed). Episodes continue across calls. `random=True` runs a uniformly
 random policy instead (the initial collection); switching policy starts a new episode and
 drops the cached partial one (no item spans two policies' episodes).
 

@@ -263,7 +263,10 @@ class RemoteTrajectoryWriter:
 
     Differences from the in-process writer (each for fewer round trips or for faults):
     - `end_episode` does not wait: it is queued with the steps (items reach the table at
-      the next chunk or `flush`); `flush()` sends everything and waits until inserted.
+      the next chunk or `flush`); `flush()` sends everything and waits until inserted;
+      `send()` (agentax) sends everything without waiting (a collector's task ends so).
+    - `append` takes the in-process writer's generated flattener (`reverb._flatten`) for
+      steps laid out exactly like the first, the general checks otherwise.
     - A chunk lost with the server (its process died, or no answer within the timeout)
       is dropped, never re-sent (it may have been applied, or checkpointed), and logged;
       the next chunk opens a new writer on the restarted server, re-sending the last
