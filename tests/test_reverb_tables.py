@@ -343,3 +343,39 @@ def test_writer_items_of_mixed_lengths_and_writers_keep_their_order_and_steps():
     bounds = np.concatenate([[0], np.cumsum(state["lengths"])])
     got = [tuple(state["column_0"][state["steps"][s:e]].tolist()) for s, e in zip(bounds[:-1], bounds[1:])]
     assert got == expected[1] + expected[0]  # writers[1] created the first item
+
+
+@pytest.mark.parametrize("num_leaves", [1, 7, 33, 5000, 40000])
+def test_sum_tree_finds_the_leaf_of_each_target_like_a_full_running_sum(num_leaves):
+    from agentax.reverb.sum_tree import SumTree
+
+    rng = np.random.default_rng(num_leaves)
+    weights = rng.random(num_leaves)
+    weights[rng.random(num_leaves) < 0.3] = 0.0
+    weights[0] = 1.0
+    tree = SumTree(num_leaves)
+    tree.set_many(np.arange(num_leaves), weights)
+    for i in range(40):  # single updates (running sums adjusted) and groups (rows recomputed)
+        leaf, w = int(rng.integers(num_leaves)), float(rng.random()) if i % 3 else 0.0
+        tree.set(leaf, w)
+        weights[leaf] = w
+    rows = rng.integers(0, num_leaves, 64)
+    new = np.where(rng.random(64) < 0.5, 0.0, rng.random(64))
+    tree.set_many(rows, new)
+    weights[rows] = new  # (a repeated row keeps its last weight in both)
+    weights[0] = 2.0
+    tree.set(0, 2.0)
+    for check in range(2):
+        cum = np.cumsum(weights)
+        assert tree.total == pytest.approx(cum[-1], rel=1e-12)
+        np.testing.assert_array_equal(tree.get(np.arange(num_leaves)), weights)
+        # targets strictly inside the leaves' intervals (away from rounding at the edges)
+        lo = np.concatenate([[0.0], cum[:-1]])
+        live = np.nonzero(weights > 0)[0]
+        pick = rng.choice(live, 500)
+        targets = lo[pick] + weights[pick] * rng.uniform(0.01, 0.99, 500)
+        np.testing.assert_array_equal(tree.find(targets), pick)
+        assert (weights[tree.find(rng.random(2000) * tree.total)] > 0).all()
+        tree.rebuild()
+    tree.clear()
+    assert tree.total == 0.0

@@ -1,8 +1,13 @@
 """A sum tree over a fixed number of leaves, updated and searched with vectorised NumPy.
 
 Each node sums `fanout` children (32 by default: a million leaves need four
-levels, and a search reads each target's 32 siblings from one contiguous
-block rather than walking twenty binary levels of scattered reads).
+levels). Rather than node weights, each level below the top keeps, per parent,
+a row of running sums: 0, then the running sums of the parent's children's
+weights (a node's weight is the last entry of its row). A search reads each
+target's row (one contiguous block) and takes the first running sum above the
+target, with nothing to add up on the way. The top levels (down to the deepest
+with at most `_SCAN` nodes) are searched at once in one running sum of that
+level's weights, kept until the next update; it also gives the total.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ import numpy as np
 class SumTree:
     """Leaf `i` holds a non-negative weight; `find` maps targets in `[0, total)` to leaves.
 
-    `levels[0]` is the root, `levels[-1]` the leaves. Single updates add their
-    difference to the ancestors; the tree is rebuilt from its leaves every
-    `capacity` single updates so rounding errors cannot build up.
+    `rows[d]` (for the levels `d` below the scanned one, down to the leaves at `depth`) has one
+    row per node of level `d - 1`: 0, then the running sums of its `fanout` children's weights.
+    A single update adds its difference to the running sums on the way up, and the tree is
+    rebuilt from its leaves every `capacity` single updates so rounding errors cannot build up;
+    several leaves at once (`set_many`) recompute the rows they touch from the weights below.
     """
 
     def __init__(self, num_leaves: int, fanout: int = 32):
@@ -24,72 +31,104 @@ class SumTree:
         while fanout ** self.depth < num_leaves:
             self.depth += 1
         self.capacity = fanout ** self.depth
-        self.levels = [np.zeros(fanout ** d, np.float64) for d in range(self.depth + 1)]
-        self._upper = np.triu(np.ones((fanout, fanout)))  # x @ upper: running sums along a row
+        self.leaves = np.zeros(self.capacity, np.float64)
+        # the scanned level: the deepest above the leaves with at most _SCAN nodes (0: the root)
+        self.scan = 0
+        while self.scan + 1 < self.depth and fanout ** (self.scan + 1) <= _SCAN:
+            self.scan += 1
+        self.rows = {d: np.zeros((fanout ** (d - 1), fanout + 1), np.float64)
+                     for d in range(self.scan + 1, self.depth + 1)}
+        self._flat = {d: r.reshape(-1) for d, r in self.rows.items()}  # views
+        # x @ upper0: 0, then the running sums along the rows of x
+        self._upper0 = np.concatenate([np.zeros((fanout, 1)), np.triu(np.ones((fanout, fanout)))], axis=1)
+        self._cum = None  # 0, then the running sums of the scanned level's weights (None: stale)
         self._updates = 0
+
+    def _weights(self, d: int) -> np.ndarray:
+        """The weights of the nodes of level `d` (the leaves, or a view of the rows below)."""
+        return self.leaves if d == self.depth else self.rows[d + 1][:, -1]
+
+    def _scan_cum(self) -> np.ndarray:
+        cum = self._cum
+        if cum is None:
+            cum = self._cum = np.concatenate([[0.0], np.cumsum(self._weights(self.scan))])
+        return cum
 
     @property
     def total(self) -> float:
-        return float(self.levels[0][0])
+        return float(self._scan_cum()[-1])
 
     def get(self, leaves) -> np.ndarray:
-        return self.levels[-1][leaves]
+        return self.leaves[leaves]
 
     def set(self, leaf: int, weight: float) -> None:
-        leaves = self.levels[-1]
-        diff = weight - leaves[leaf]
-        leaves[leaf] = weight
-        for level in self.levels[-2::-1]:
-            leaf //= self.fanout
-            level[leaf] += diff
+        leaf = int(leaf)
+        diff = weight - self.leaves[leaf]
+        self.leaves[leaf] = weight
+        fanout, width = self.fanout, self.fanout + 1
+        for d in range(self.depth, self.scan, -1):
+            leaf, col = divmod(leaf, fanout)
+            start = leaf * width
+            self._flat[d][start + col + 1:start + width] += diff
+        self._cum = None
         self._updates += 1
         if self._updates >= self.capacity:
             self.rebuild()
 
     def set_many(self, leaves, weights) -> None:
         nodes = np.asarray(leaves, np.int64)
-        self.levels[-1][nodes] = weights
-        for d in range(self.depth - 1, -1, -1):
-            nodes = np.unique(nodes // self.fanout)
-            self.levels[d][nodes] = self.levels[d + 1].reshape(-1, self.fanout)[nodes].sum(axis=1)
+        self.leaves[nodes] = weights
+        fanout = self.fanout
+        nodes = np.sort(nodes)  # (so the parents come sorted: duplicates are neighbours)
+        for d in range(self.depth, self.scan, -1):
+            nodes = nodes // fanout
+            if len(nodes) > 1:
+                keep = np.empty(len(nodes), np.bool_)
+                keep[0] = True
+                np.not_equal(nodes[1:], nodes[:-1], out=keep[1:])
+                nodes = nodes[keep]
+            self.rows[d][nodes] = self._weights(d).reshape(-1, fanout)[nodes] @ self._upper0
+        self._cum = None
 
     def rebuild(self) -> None:
-        for d in range(self.depth - 1, -1, -1):
-            self.levels[d][:] = self.levels[d + 1].reshape(-1, self.fanout).sum(axis=1)
+        fanout = self.fanout
+        for d in range(self.depth, self.scan, -1):
+            np.cumsum(self._weights(d).reshape(-1, fanout), axis=1, out=self.rows[d][:, 1:])
+        self._cum = None
         self._updates = 0
 
     def clear(self) -> None:
-        for level in self.levels:
-            level[:] = 0.0
+        self.leaves[:] = 0.0
+        for r in self.rows.values():
+            r[:] = 0.0
+        self._cum = None
         self._updates = 0
 
     def find(self, targets: np.ndarray) -> np.ndarray:
-        """For each target, the leaf whose cumulative-weight interval holds it.
-
-        The upper levels (down to the deepest one with at most `_SCAN` nodes) are searched at
-        once in the running sums of that level; below it, each target reads its node's
-        `fanout` children (one contiguous block) and takes the first running sum above it."""
+        """For each target, the leaf whose cumulative-weight interval holds it: the first leaf
+        whose running sum is above the target (a target past the end, by rounding, takes the
+        last child of its node)."""
         targets = np.array(targets, np.float64)
-        levels = self.levels
-        d = 0
-        while d + 1 < len(levels) and len(levels[d + 1]) <= _SCAN:
-            d += 1
-        if d:
-            cum = np.cumsum(levels[d])
-            nodes = np.searchsorted(cum, targets, side="right")
-            np.minimum(nodes, len(cum) - 1, out=nodes)
-            targets -= np.where(nodes > 0, cum[nodes - 1], 0.0)
+        fanout = self.fanout
+        if self.scan:
+            cum = self._scan_cum()
+            nodes = np.searchsorted(cum, targets, side="right")  # 1 + the node
+            nodes -= 1
+            np.clip(nodes, 0, len(cum) - 2, out=nodes)
+            targets -= cum.take(nodes)
         else:
             nodes = np.zeros(len(targets), np.int64)
-        fanout = self.fanout
-        pick = np.arange(len(targets))
-        for level in levels[d + 1:]:
-            cum = np.take(level.reshape(-1, fanout), nodes, axis=0) @ self._upper
-            above = cum > targets[:, None]
-            above[:, -1] = True  # rounding put the target past the block: its last child
-            child = above.argmax(axis=1)
-            targets -= np.where(child > 0, cum[pick, child - 1], 0.0)
-            nodes = nodes * fanout + child
+        base = np.arange(len(targets)) * (fanout + 1) - 1
+        column = targets[:, None]  # (a view: follows the updates of `targets`)
+        for d in range(self.scan + 1, self.depth + 1):
+            rows = self.rows[d].take(nodes, axis=0)  # [n, fanout + 1]: 0, then the running sums
+            above = rows > column  # never the leading 0 (targets are >= 0)
+            above[:, -1] = True  # rounding put the target past the row: its last child
+            child = above.argmax(axis=1)  # 1 + the child
+            targets -= rows.reshape(-1).take(base + child)  # the sum before the child
+            nodes *= fanout
+            nodes += child
+            nodes -= 1
         return nodes
 
 
