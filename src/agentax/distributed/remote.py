@@ -69,7 +69,7 @@ class RemoteServer:
     """Stand-in for a `reverb.Server` that lives in a `ReplayServer` actor."""
 
     def __init__(self, handle, address: str, *, call_timeout_s: float = 60.0, restart_timeout_s: float = 120.0,
-                 chunk_steps: int = 64, owner: str = "driver", prefetch_tables=()):
+                 chunk_steps: int = 256, owner: str = "driver", prefetch_tables=()):
         self.handle, self.address, self.owner = handle, address, owner
         self.prefetch_tables = frozenset(prefetch_tables)
         self._prefetched: dict = {}  # (table, n, wait_ms) -> the next sample's ref, asked for in advance
@@ -276,7 +276,7 @@ class RemoteTrajectoryWriter:
       what it had not sent.
     """
 
-    def __init__(self, server: RemoteServer, num_keep_alive_refs: int, chunk_steps: int = 64):
+    def __init__(self, server: RemoteServer, num_keep_alive_refs: int, chunk_steps: int = 256):
         if num_keep_alive_refs < 1:
             raise ValueError(f"num_keep_alive_refs ({num_keep_alive_refs}) must be a positive integer")
         if chunk_steps < 1:
