@@ -41,10 +41,9 @@ import numpy as np
 import optax
 
 from agentax.agents.jax_agent import JaxAgent, LossInfo
-from agentax.policies.actor_policy import ActorPolicy, GreedyPolicy, clip_to_spec
+from agentax.policies.actor_policy import ActorPolicy, GreedyPolicy
 from agentax.specs import array_spec
 from agentax.trajectories import time_step as ts
-from agentax.trajectories.policy_step import PolicyStep
 from agentax.trajectories.trajectory import Trajectory
 from agentax.utils import value_ops
 from agentax.utils.tensor_normalizer import StreamingTensorNormalizer
@@ -87,24 +86,6 @@ class NormalizedNetwork:
     def apply(self, params, observation):
         observation = self.normalize(params["observation_normalizer"], observation)
         return self.network.apply(params["network"], observation)
-
-
-class _CollectPolicy(ActorPolicy):
-    """`ActorPolicy` that samples a one-leaf action (every action spec PPO's presets use) with the key
-    it is given, where `ActorPolicy` first splits it into one key per leaf: that split is one more
-    threefry hash per environment step of the compiled collection (a kernel launch each step on a
-    GPU). Its random stream therefore differs from `ActorPolicy`'s; nested actions still split."""
-
-    def _action(self, params, time_step, policy_state, key) -> PolicyStep:
-        if key is None or len(self._specs) != 1:
-            return super()._action(params, time_step, policy_state, key)
-        distribution = self.distribution(params, time_step, policy_state).action
-        (dist,) = self.distribution_leaves(distribution)
-        action = jax.tree.unflatten(self._treedef, [dist.sample(key, self._dtypes[0])])
-        if self._clip:
-            action = clip_to_spec(action, self.action_spec)
-        info = {"log_probability": self.log_prob(distribution, action)} if self._emit_log_probability else ()
-        return PolicyStep(action, policy_state, info)
 
 
 def _check_coefficient(owner: str, name: str, value, upper: float | None = None) -> float:
@@ -193,9 +174,9 @@ class PPOAgent(JaxAgent):
         self.optimizer = optimizer
         # Sampled continuous actions are clipped into the spec (what the environment executes and
         # what is recorded), so the log-probabilities trained on are those of executed actions.
-        collect_policy = _CollectPolicy(time_step_spec, action_spec, self.policy_network, clip=True)
+        collect_policy = ActorPolicy(time_step_spec, action_spec, self.policy_network, clip=True)
         policy = (GreedyPolicy(collect_policy) if greedy_eval
-                  else _CollectPolicy(time_step_spec, action_spec, self.policy_network, clip=True))
+                  else ActorPolicy(time_step_spec, action_spec, self.policy_network, clip=True))
         super().__init__(time_step_spec, action_spec, policy, collect_policy, train_sequence_length=None,
                          train_step_counter=train_step_counter, seed=seed)
 
