@@ -221,17 +221,18 @@ def profile(agent: str, iterations: int = 100) -> dict:
 
     batch, _ = trainer.replay.sample(state.replay, jax.random.PRNGKey(1), collection.sample_batch_size, length)
 
-    def train(agent_state, key):  # on `batch`, whichever it is when traced
+    @jax.jit
+    def train(agent_state, batch, key):
         return jax.lax.scan(lambda c, k: (lambda out: (out[0], out[1].loss))(sac.train_step(c, batch, k)),
                             agent_state, jax.random.split(key, steps))[1]
 
     key = jax.random.PRNGKey(0)
     compiled = {"iteration": ms(lambda: trainer.run(iterations)),
                 "collect_and_add_to_replay": ms(collect_and_add, state),
-                "replay_sample": ms(sample, state.replay, key), "train_step": ms(jax.jit(train), state.agent, key)}
+                "replay_sample": ms(sample, state.replay, key), "train_step": ms(train, state.agent, batch, key)}
     for size in (64, 16):  # how much of a train step does not scale with the batch
         batch, _ = trainer.replay.sample(state.replay, jax.random.PRNGKey(1), size, length)
-        compiled[f"train_step_batch_{size}"] = ms(jax.jit(train), state.agent, key)
+        compiled[f"train_step_batch_{size}"] = ms(train, state.agent, batch, key)
 
     python = PythonTrainer(dataclasses.replace(config, trainer="python"))
     python.initialize()
