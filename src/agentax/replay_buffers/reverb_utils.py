@@ -144,12 +144,25 @@ class ReverbAddTrajectoryObserver(_ReverbObserverBase):
         row = self._row0
         row.last_trajectory = trajectory
         writer = row.writer
-        writer.append(trajectory)
-        cached = row.cached_steps = row.cached_steps + 1
+        cached = row.cached_steps + 1
         length = self._sequence_length
         if cached >= length and (cached - length) % self._stride_length == 0:
-            for table in self._table_names:
-                writer.create_item_last(table, self._priority, length)
+            fused = getattr(writer, "append_create_last", None)  # (a remote writer lacks it)
+            if fused is not None:
+                try:
+                    fused(trajectory, self._table_names, self._priority, length)
+                except BaseException:  # count the step if it was appended, as the unfused calls do
+                    if writer.episode_steps == cached:
+                        row.cached_steps = cached
+                    raise
+            else:
+                writer.append(trajectory)
+                row.cached_steps = cached
+                for table in self._table_names:
+                    writer.create_item_last(table, self._priority, length)
+        else:
+            writer.append(trajectory)
+        row.cached_steps = cached
         if self._cut_at_boundaries and step_type == _LAST:
             self._reset_row(row, write_cached_steps=self._pad_end_of_episodes)
 

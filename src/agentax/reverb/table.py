@@ -467,10 +467,13 @@ class Table:
         refs = []         # the slot of each step of each item
         new_ids, new_slots, new_values = [], [], []
         priorities = []
+        append_ref = refs.append
+        prev = prev_slot = None  # the last step seen: overlapping items (stride 1) repeat it next
         for it in items:
-            steps = it[1]
-            if (it[2] is not cols or it[3] is not treedef or it[4] is not squeeze or len(steps) != length) and (
-                    it[2] != cols or it[3] != treedef or it[4] is not squeeze or len(steps) != length):
+            it_priority, steps, it_cols, it_treedef, it_squeeze = it
+            if (it_cols is not cols or it_treedef is not treedef or it_squeeze is not squeeze
+                    or len(steps) != length) and (
+                    it_cols != cols or it_treedef != treedef or it_squeeze is not squeeze or len(steps) != length):
                 # items of another layout: undo the slots taken, insert one by one instead
                 for step_id in new_ids:
                     del recent[step_id]
@@ -478,8 +481,12 @@ class Table:
                 for it in items:
                     self._insert_locked(it)
                 return
-            priorities.append(it[0])
-            for uid, flat in steps:
+            priorities.append(it_priority)
+            for step in steps:
+                if step is prev:
+                    append_ref(prev_slot)
+                    continue
+                uid, flat = step
                 step_id = (uid << 16) | colsel
                 slot = stored(step_id)
                 if slot is None:
@@ -492,7 +499,8 @@ class Table:
                     new_ids.append(step_id)
                     new_slots.append(slot)
                     new_values.append(flat)
-                refs.append(slot)
+                append_ref(slot)
+                prev, prev_slot = step, slot
         store.add_steps(new_ids, new_slots, new_values, cols, used)
         k = len(items)
         flat_slots = np.array(refs, np.int64)

@@ -23,8 +23,6 @@ TF-Agents observer does); `append` returns None.
 
 from __future__ import annotations
 
-from collections import deque
-
 import jax
 import numpy as np
 
@@ -100,7 +98,9 @@ class TrajectoryWriter:
         self._treedef = None
         self._episode: list[int] = []
         self._alive: dict[int, list] = {}  # uid -> values of the last `num_keep_alive_refs` steps
-        self._order: deque = deque()       # (uid, values) of those steps, oldest first
+        # (uid, values) of the steps appended, oldest first; the last `num_keep_alive_refs` are alive (a
+        # list trimmed now and then, so that the last n are a slice)
+        self._order: list = []
         self._feeds: dict = {}            # table -> Feed of items created but not inserted
         self._closed = False
         self._targets: dict = {}
@@ -128,12 +128,42 @@ class TrajectoryWriter:
         if values is None:
             values = self._values(data)
         uid = next(_uids)
-        self._alive[uid] = values
+        alive = self._alive
+        alive[uid] = values
         order = self._order
         order.append((uid, values))
-        if len(order) > self._keep:
-            del self._alive[order.popleft()[0]]
+        n = len(order)
+        keep = self._keep
+        if n > keep:
+            del alive[order[n - keep - 1][0]]
+            if n > 4 * keep + 60:
+                del order[:n - keep]
         self._episode.append(uid)
+
+    def append_create_last(self, data, tables, priority: float, num_steps: int) -> None:
+        """Fused shortcut (agentax): `append(data)`, then `create_item_last(table, priority, num_steps)`
+        for each of `tables` (in order); the same items as those calls, with less per-step overhead."""
+        if self._closed:
+            self._check_open()
+        fast = self._fast_flatten
+        values = None if fast is None else fast(data)
+        if values is None:
+            self.append(data)
+        else:
+            uid = next(_uids)
+            alive = self._alive
+            alive[uid] = values
+            order = self._order
+            order.append((uid, values))
+            n = len(order)
+            keep = self._keep
+            if n > keep:
+                del alive[order[n - keep - 1][0]]
+                if n > 4 * keep + 60:
+                    del order[:n - keep]
+            self._episode.append(uid)
+        for table in tables:
+            self.create_item_last(table, priority, num_steps)
 
     def _values(self, data) -> list:
         """The leaves of `data`, checked against (on the first step: fixing) the writer's layout."""
@@ -215,7 +245,7 @@ class TrajectoryWriter:
             self._last_fast = (table, num_steps, priority, target, pending, checked)
         # the common case, as _enqueue does it (the table checked items of this shape): the last
         # num_steps steps of the episode are the last appended, alive as num_steps <= num_keep_alive_refs
-        steps = list(self._order)[-num_steps:]
+        steps = self._order[-num_steps:]
         pending.append(_tuple_new(_NewItem, (checked, steps, self._all_columns, self._treedef, False)))
         if len(pending) >= _GROUP:
             with target._cond:
