@@ -130,7 +130,7 @@ class CompiledTrainer:
             self.initial_driver = DynamicStepDriver(self.env, random_policy, observers,
                                                     num_steps=collection.initial_collect_steps)
         self.eval_iterations = (max_steps + 1) * 2
-        self._init = jax.jit(self._over_seeds(self.init))
+        self._init = jax.jit(self.init)  # one seed at a time: see `initialize`
         self._run = jax.jit(self._over_seeds(self.run_iterations, in_axes=(0, None)))
         self._eval = jax.jit(self._over_seeds(self.evaluate))
         self.state: TrainerState | None = None
@@ -270,7 +270,12 @@ class CompiledTrainer:
         """Create the state of every seed and compile everything (timed in `compile_seconds`)."""
         start = time.perf_counter()
         keys = jnp.stack([jax.random.PRNGKey(self.config.seed + i) for i in range(self.num_seeds)])
-        self.state = self._init.lower(keys).compile(_run_once_options())(keys)
+        # Seed by seed, then stacked: under `vmap`, orthogonal initializers become a batched QR that
+        # deadlocked XLA's CPU runtime (LAPACK in ParallelBatchMap) on 2 cores; the values are the same.
+        init = self._init.lower(keys[0]).compile(_run_once_options())
+        states = [init(key) for key in keys]
+        self.state = jax.tree.map(lambda *leaves: jnp.stack(leaves), *states)
+        del states
         self._run = self._run.lower(self.state, np.int32(0)).compile()
         self._eval = self._eval.lower(self.state).compile(_run_once_options())
         self.compile_seconds = time.perf_counter() - start
