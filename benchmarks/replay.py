@@ -280,8 +280,14 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true", help="skip SB3 and flashbax")
     parser.add_argument("--quick", action="store_true", help="100k items, 3 rounds (a minute or two)")
     parser.add_argument("--out", default=str(RESULTS_DIR / "replay.json"), help="results file")
+    parser.add_argument("--parts", choices=["all", "insert"], default="all",
+                        help="insert: only the Python-path insert rates (vs SB3), merged into the existing "
+                             "results file and marked as such")
     args = parser.parse_args()
     peers = not args.no_peers
+    if args.parts == "insert":
+        insert_only(args.out, peers)
+        return
     if args.quick:
         args.sizes = [100_000]
         ROUNDS.update(insert=3, sample=3, compiled=3)
@@ -314,6 +320,31 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
+
+
+def insert_only(path: str, peers: bool) -> None:
+    """The insert rates alone (same stream, rounds and interleaving as the full run), merged into `path`."""
+    trajs, sb3_steps = cartpole_stream(100_010, seed=0)
+    runs = {"agentax_insert_steps_per_s": agentax_insert(trajs[:100_000], 1_000_000)}
+    if peers:
+        runs["sb3_insert_steps_per_s"] = sb3_insert(sb3_steps[:100_000], 1_000_000)
+    new = interleaved(runs, ROUNDS["insert"])
+    if peers:
+        new["python_insert_vs_sb3"] = new["agentax_insert_steps_per_s"] / new["sb3_insert_steps_per_s"]
+    new = {k: round(v, 3) for k, v in new.items()}
+    for k, v in new.items():
+        print(f"{k:>48}: {v}")
+    out = Path(path)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    before = {k: results.get(k) for k in new}
+    results.update(new)
+    results.setdefault("best_of_rounds", {}).update({k: round(BEST[k], 3) for k in runs})
+    results["insert_only_run"] = {
+        "keys": sorted(new), "machine": machine(), "statistic": f"median of {ROUNDS['insert']} interleaved rounds",
+        "time": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "previous": before,
+        "note": "these insert keys come from a later `--parts insert` run; the other keys from the last full run"}
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"updated {out} (insert keys)")
 
 
 REVERB_NOTE = (
