@@ -277,6 +277,30 @@ def test_remote_client_matches_in_process(cluster):
 
 
 # ---------------------------------------------------------------------------------------------- faults
+def test_a_failed_constructor_stops_what_it_started(cluster, monkeypatch):
+    from agentax.distributed import trainer as trainer_module
+
+    started = {}
+
+    def record_server(*args, **kwargs):
+        started["server"] = handle = start_replay_server(*args, **kwargs)
+        started["dir"] = args[1]
+        return handle
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("no collectors today")
+
+    start_replay_server = trainer_module.start_replay_server
+    monkeypatch.setattr(trainer_module, "start_replay_server", record_server)
+    monkeypatch.setattr(trainer_module, "start_collectors", fail)
+    with pytest.raises(RuntimeError, match="no collectors today"):
+        trainer_module.DistributedTrainer(small_config())
+    assert not os.path.exists(started["dir"])
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(started["server"].ping.remote(), timeout=TIMEOUT)
+    assert ray.is_initialized()  # a cluster it joined (not started) stays up
+
+
 def test_collector_and_server_killed_run_finishes_with_whole_items(cluster, caplog):
     from agentax.distributed import DistributedTrainer
 

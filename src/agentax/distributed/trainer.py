@@ -104,26 +104,30 @@ class DistributedTrainer:
         self.lookahead_steps = (num_collectors * steps_per_run * task_runs if lookahead_steps is None
                                 else int(lookahead_steps))
         self._started_ray = init_ray(ray_address, num_cpus=max(os.cpu_count() or 1, num_collectors + 1))
-        import ray
+        try:  # nothing this constructor started outlives a failure in it
+            import ray
 
-        self._ray = ray
-        cpus = collector_cpus if collector_cpus is not None else min(
-            1.0, ray.cluster_resources().get("CPU", 1) / (num_collectors + 1))
-        self.env = suite_gym.load(config.env)
-        self.eval_env = suite_gym.load(config.env)
-        self.agent = config.make_agent(self.env.time_step_spec(), self.env.action_spec())
-        self._replay_dir = tempfile.mkdtemp(prefix="agentax-replay-")
-        self.server = start_replay_server(_make_tables(self.TABLE, collection.replay_capacity, config.seed),
-                                          self._replay_dir, checkpoint_every)
-        self.client = connect(self.server, prefetch_tables=(self.TABLE,), **(client_options or {}))
-        self.address = self.client.server_address
-        self.replay = ReverbReplayBuffer(self.agent.collect_data_spec, self.TABLE,
-                                         sequence_length=self.agent.train_sequence_length,
-                                         server_address=self.address)
-        self.variables = VariableContainer(self.address)
-        self.collectors = start_collectors(config, num_collectors, self.server, self.address, self.TABLE,
-                                           steps_per_run, max_restarts=max_restarts, num_cpus=cpus,
-                                           client_options=client_options, env_factory=env_factory)
+            self._ray = ray
+            cpus = collector_cpus if collector_cpus is not None else min(
+                1.0, ray.cluster_resources().get("CPU", 1) / (num_collectors + 1))
+            self.env = suite_gym.load(config.env)
+            self.eval_env = suite_gym.load(config.env)
+            self.agent = config.make_agent(self.env.time_step_spec(), self.env.action_spec())
+            self._replay_dir = tempfile.mkdtemp(prefix="agentax-replay-")
+            self.server = start_replay_server(_make_tables(self.TABLE, collection.replay_capacity, config.seed),
+                                              self._replay_dir, checkpoint_every)
+            self.client = connect(self.server, prefetch_tables=(self.TABLE,), **(client_options or {}))
+            self.address = self.client.server_address
+            self.replay = ReverbReplayBuffer(self.agent.collect_data_spec, self.TABLE,
+                                             sequence_length=self.agent.train_sequence_length,
+                                             server_address=self.address)
+            self.variables = VariableContainer(self.address)
+            self.collectors = start_collectors(config, num_collectors, self.server, self.address, self.TABLE,
+                                               steps_per_run, max_restarts=max_restarts, num_cpus=cpus,
+                                               client_options=client_options, env_factory=env_factory)
+        except BaseException:
+            self._abort_start()
+            raise
         self.counters = common.Variable(np.zeros(2, np.int64), name="iterations_and_env_steps")
         self._inflight: dict = {}          # ref -> (collector index, steps asked)
         self._busy = [False] * num_collectors
@@ -280,6 +284,22 @@ class DistributedTrainer:
         return np.asarray([float(loss.loss)], np.float64)
 
     # -------------------------------------------------------------- shutdown
+    def _abort_start(self) -> None:
+        """Undo a half-finished constructor: its actors, replay folder and the Ray cluster it started."""
+        import ray
+
+        for actor in [*getattr(self, "collectors", []), getattr(self, "server", None)]:
+            if actor is not None:
+                try:
+                    ray.kill(actor, no_restart=True)
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+        if getattr(self, "_replay_dir", None):
+            shutil.rmtree(self._replay_dir, ignore_errors=True)
+        if self._started_ray:
+            ray.shutdown()
+        self._closed = True
+
     def close(self) -> None:
         """Stop the collectors and the replay server (and the local Ray cluster this trainer started)."""
         if self._closed:
