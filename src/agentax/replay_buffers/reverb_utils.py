@@ -130,7 +130,6 @@ class ReverbAddTrajectoryObserver(_ReverbObserverBase):
         self._stride_length = stride_length
         self._pad_end_of_episodes = pad_end_of_episodes
         self._tile_end_of_episodes = tile_end_of_episodes
-        self._fused_of = (None, None)  # (writer, its append_create_last or None)
         super().__init__(py_client, table_name, sequence_length + 1, priority)
 
     _cut_at_boundaries = True
@@ -148,12 +147,7 @@ class ReverbAddTrajectoryObserver(_ReverbObserverBase):
         cached = row.cached_steps + 1
         length = self._sequence_length
         if cached >= length and (cached - length) % self._stride_length == 0:
-            fused_of = self._fused_of
-            if fused_of[0] is writer:
-                fused = fused_of[1]
-            else:
-                fused = getattr(writer, "append_create_last", None)  # (a remote writer lacks it)
-                self._fused_of = (writer, fused)
+            fused = getattr(writer, "append_create_last", None)  # (a remote writer lacks it)
             if fused is not None:
                 try:
                     fused(trajectory, self._table_names, self._priority, length)

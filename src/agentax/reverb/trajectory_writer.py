@@ -163,21 +163,7 @@ class TrajectoryWriter:
                     del order[:n - keep]
             self._episode.append(uid)
         for table in tables:
-            last = self._last_fast
-            if table is last[0] and num_steps == last[1] and priority is last[2] \
-                    and num_steps <= len(self._episode):
-                # create_item_last's fast path, inlined
-                target, pending, checked = last[3:]
-                pending.append(_tuple_new(_NewItem, (checked, self._order[-num_steps:], self._all_columns,
-                                                     self._treedef, False)))
-                if len(pending) >= _GROUP:
-                    with target._cond:
-                        target._insert_from(pending)
-                elif target._waiting:
-                    with target._cond:
-                        target._cond.notify_all()
-            else:
-                self.create_item_last(table, priority, num_steps)
+            self.create_item_last(table, priority, num_steps)
 
     def _values(self, data) -> list:
         """The leaves of `data`, checked against (on the first step: fixing) the writer's layout."""
