@@ -142,26 +142,8 @@ class TrajectoryWriter:
 
     def append_create_last(self, data, tables, priority: float, num_steps: int) -> None:
         """Fused shortcut (agentax): `append(data)`, then `create_item_last(table, priority, num_steps)`
-        for each of `tables` (in order); the same items as those calls, with less per-step overhead."""
-        if self._closed:
-            self._check_open()
-        fast = self._fast_flatten
-        values = None if fast is None else fast(data)
-        if values is None:
-            self.append(data)
-        else:
-            uid = next(_uids)
-            alive = self._alive
-            alive[uid] = values
-            order = self._order
-            order.append((uid, values))
-            n = len(order)
-            keep = self._keep
-            if n > keep:
-                del alive[order[n - keep - 1][0]]
-                if n > 4 * keep + 60:
-                    del order[:n - keep]
-            self._episode.append(uid)
+        for each of `tables` (in order): one call per env step for the observer (the remote writer lacks it)."""
+        self.append(data)
         for table in tables:
             self.create_item_last(table, priority, num_steps)
 
