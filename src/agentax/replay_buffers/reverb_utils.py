@@ -25,10 +25,12 @@ from typing import Sequence
 import jax
 import numpy as np
 
+from agentax.reverb.trajectory_writer import TrajectoryWriter
 from agentax.trajectories import StepType, Trajectory
 
 _log = logging.getLogger(__name__)
 _LAST = StepType.LAST
+_INT32 = np.int32  # the usual step type of an unbatched step (no `ndim` lookup needed)
 
 
 def _row(trajectory: Trajectory, i: int) -> Trajectory:
@@ -137,7 +139,7 @@ class ReverbAddTrajectoryObserver(_ReverbObserverBase):
     def __call__(self, trajectory: Trajectory) -> None:
         """Write one step (or one step per row of a batched trajectory)."""
         step_type = trajectory.step_type
-        if getattr(step_type, "ndim", 0) == 1:  # batched
+        if type(step_type) is not _INT32 and getattr(step_type, "ndim", 0) == 1:  # batched
             super().__call__(trajectory)
             return
         # `_observe` for the single row, inlined (this runs once per environment step)
@@ -147,10 +149,9 @@ class ReverbAddTrajectoryObserver(_ReverbObserverBase):
         cached = row.cached_steps + 1
         length = self._sequence_length
         if cached >= length and (cached - length) % self._stride_length == 0:
-            fused = getattr(writer, "append_create_last", None)  # (a remote writer lacks it)
-            if fused is not None:
+            if type(writer) is TrajectoryWriter:  # its fused call (other writers, e.g. remote ones, lack it)
                 try:
-                    fused(trajectory, self._table_names, self._priority, length)
+                    writer.append_create_last(trajectory, self._table_names, self._priority, length)
                 except BaseException:  # count the step if it was appended, as the unfused calls do
                     if writer.episode_steps == cached:
                         row.cached_steps = cached

@@ -14,9 +14,11 @@ a writer can still reference.
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict
+import operator
 
 import numpy as np
+
+_first = operator.itemgetter(0)
 
 
 class StepStore:
@@ -34,8 +36,14 @@ class StepStore:
         self.slot_id = np.full(self.capacity, -1, np.int64)
         self.used = 0          # slots handed out at least once (the high-water mark)
         self.free: list[int] = []
-        self.recent: OrderedDict = OrderedDict()
+        self.recent: dict = {}  # step id -> slot, in order of writing (a plain dict: cheaper than OrderedDict)
         self.max_recent = recent
+
+    def _trim_recent(self) -> None:
+        """Keep the last `max_recent` entries of `recent` (called when it holds twice that: one rebuild per
+        `max_recent` steps instead of an eviction per step)."""
+        recent = self.recent
+        self.recent = dict(itertools.islice(recent.items(), len(recent) - self.max_recent, None))
 
     def _grow(self) -> None:
         new = self.capacity * 2
@@ -65,31 +73,10 @@ class StepStore:
                 column[slot] = value
             self.slot_id[slot] = step_id
             self.recent[step_id] = slot
-            if len(self.recent) > self.max_recent:
-                self.recent.popitem(last=False)
+            if len(self.recent) > 2 * self.max_recent:
+                self._trim_recent()
         self.refs[slot] += 1
         return slot
-
-    def new_slot(self, step_id: int) -> int:
-        """A free slot registered for `step_id` (no reference, nothing written yet)."""
-        if self.free:
-            slot = self.free.pop()
-        else:
-            if self.used == self.capacity:
-                self._grow()
-            slot = self.used
-            self.used += 1
-        self.slot_id[slot] = step_id
-        self.recent[step_id] = slot
-        if len(self.recent) > self.max_recent:
-            self.recent.popitem(last=False)
-        return slot
-
-    def write(self, slots: list, flats: list, columns: tuple) -> None:
-        """Write, for each slot, the values `flat[c]` of the selected columns."""
-        if slots:
-            for column, c in zip(self.columns, columns):
-                column[slots] = [flat[c] for flat in flats]
 
     def add_steps(self, step_ids: list, slots: list, flats: list, columns: tuple, used: int) -> None:
         """Fill `slots` (taken from `free` or below the new high-water mark `used`, already in
@@ -103,9 +90,8 @@ class StepStore:
         self.used = used
         if not n:
             return
-        recent = self.recent
-        for _ in range(len(recent) - self.max_recent):
-            recent.popitem(last=False)
+        if len(self.recent) > 2 * self.max_recent:
+            self._trim_recent()
         target = slice(slots[0], used) if fresh_only else slots
         self.slot_id[target] = step_ids
         ncols = len(self.columns)
@@ -124,6 +110,39 @@ class StepStore:
                 except (TypeError, ValueError, BufferError):  # e.g. a non-contiguous array
                     values = list(values)
             column[target] = values
+
+    def add_items(self, step_lists, colsel: int, columns: tuple) -> np.ndarray:
+        """The slots `[k, length]` of the steps of `k` items of `length` steps each (`step_lists`: per
+        item, its `(uid, flat_values)` pairs), with a reference added for each; steps not stored yet
+        (by uid and column selection `colsel`) are written from `flat[c] for c in columns`.
+
+        The same as `slot` for each step of each item in turn (new steps get slots in order of first
+        use, from `free` first), but vectorised: the steps are deduplicated by uid in NumPy, and only
+        the distinct steps go through the Python dictionary `recent`."""
+        refs = list(itertools.chain.from_iterable(step_lists))
+        uids = np.fromiter(map(_first, refs), np.int64, len(refs))
+        unique, first, inverse = np.unique(uids, return_index=True, return_inverse=True)
+        by_use = first.argsort()                  # distinct steps in order of first use
+        rank = np.empty(len(by_use), np.int64)
+        rank[by_use] = np.arange(len(by_use))
+        step_ids = ((unique[by_use] << 16) | colsel).tolist()
+        found = list(map(self.recent.get, step_ids))
+        new = [i for i, slot in enumerate(found) if slot is None]
+        if new:
+            take = min(len(self.free), len(new))
+            new_slots = self.free[len(self.free) - take:][::-1]  # popped from the end, as `slot` does
+            del self.free[len(self.free) - take:]
+            used = self.used + len(new) - take
+            new_slots += range(self.used, used)
+            new_ids = [step_ids[i] for i in new]
+            self.recent.update(zip(new_ids, new_slots))
+            for i, slot in zip(new, new_slots):
+                found[i] = slot
+            first_use = first[by_use].tolist()
+            self.add_steps(new_ids, new_slots, [refs[first_use[i]][1] for i in new], columns, used)
+        distinct = np.array(found, np.int64)
+        self.refs[distinct] += np.bincount(inverse.ravel(), minlength=len(distinct))[by_use].astype(np.int32)
+        return distinct[rank[inverse]].reshape(len(step_lists), -1)
 
     def release_many(self, slots: np.ndarray) -> None:
         np.subtract.at(self.refs, slots, 1)

@@ -245,6 +245,15 @@ class Table:
             if feed in self._feeds:
                 self._feeds.remove(feed)
 
+    def feed_grew(self, pending) -> None:
+        """A writer's `pending` (a registered feed's deque) grew: insert a full group from it, or wake the
+        readers waiting (they pull it in)."""
+        with self._cond:
+            if len(pending) >= GROUP:
+                self._insert_from(pending)
+            else:
+                self._cond.notify_all()
+
     def _pull(self) -> None:
         """Insert what the writers have pending, as far as the rate limiter allows (lock held).
         A writer dropped without `close` leaves its feed here: its items still arrive."""
@@ -285,8 +294,8 @@ class Table:
                 committed = self._committed
                 for feed in self._feeds:  # every writer's pending items, in order, as `_wait` pulls them
                     if feed.pending:
-                        _move(feed.pending, committed)
-                _move(pending, committed)  # (a feed no longer registered)
+                        _move(feed.pending, committed, own=feed.pending is pending)
+                _move(pending, committed, own=True)  # (a feed no longer registered)
                 if len(self._committed) >= GROUP:
                     self._insert_from(self._committed, len(self._committed) % GROUP)
                 if self._waiting:
@@ -456,55 +465,17 @@ class Table:
             for it in items:
                 self._insert_locked(it)
             return
+        k = len(items)
+        priorities, step_lists, item_cols, treedefs, squeezes = zip(*items)
+        if (item_cols.count(cols) != k or treedefs.count(treedef) != k or squeezes.count(squeeze) != k
+                or list(map(len, step_lists)).count(length) != k):
+            for it in items:  # items of another layout among them: one by one
+                self._insert_locked(it)
+            return
         colsel = self._colsel.get(cols)
         if colsel is None:
             colsel = self._colsel[cols] = len(self._colsel)
-        store = self._store
-        recent = store.recent
-        stored = recent.get
-        free = store.free
-        used = store.used
-        refs = []         # the slot of each step of each item
-        new_ids, new_slots, new_values = [], [], []
-        priorities = []
-        append_ref = refs.append
-        prev = prev_slot = None  # the last step seen: overlapping items (stride 1) repeat it next
-        for it in items:
-            it_priority, steps, it_cols, it_treedef, it_squeeze = it
-            if (it_cols is not cols or it_treedef is not treedef or it_squeeze is not squeeze
-                    or len(steps) != length) and (
-                    it_cols != cols or it_treedef != treedef or it_squeeze is not squeeze or len(steps) != length):
-                # items of another layout: undo the slots taken, insert one by one instead
-                for step_id in new_ids:
-                    del recent[step_id]
-                free.extend(reversed([slot for slot in new_slots if slot < store.used]))
-                for it in items:
-                    self._insert_locked(it)
-                return
-            priorities.append(it_priority)
-            for step in steps:
-                if step is prev:
-                    append_ref(prev_slot)
-                    continue
-                uid, flat = step
-                step_id = (uid << 16) | colsel
-                slot = stored(step_id)
-                if slot is None:
-                    if free:
-                        slot = free.pop()
-                    else:
-                        slot = used
-                        used += 1
-                    recent[step_id] = slot
-                    new_ids.append(step_id)
-                    new_slots.append(slot)
-                    new_values.append(flat)
-                append_ref(slot)
-                prev, prev_slot = step, slot
-        store.add_steps(new_ids, new_slots, new_values, cols, used)
-        k = len(items)
-        flat_slots = np.array(refs, np.int64)
-        np.add.at(store.refs, flat_slots, 1)
+        slots = self._store.add_items(step_lists, colsel, cols)
         free_rows = self._free_rows
         take = min(k, len(free_rows))
         start = self._next_row
@@ -522,7 +493,7 @@ class Table:
         seqs = np.arange(self._insert_count, self._insert_count + k)
         priorities = np.array(priorities, np.float64)
         self._grow_steps(length)
-        self._steps[where, :length] = flat_slots.reshape(k, length)
+        self._steps[where, :length] = slots
         self._length[where] = length
         self._keys[where] = seqs * self._num_rows + rows
         self._priority[where] = priorities
@@ -804,9 +775,13 @@ class Table:
             self._cond.notify_all()
 
 
-def _move(source: collections.deque, target: collections.deque) -> None:
+def _move(source: collections.deque, target: collections.deque, own: bool = False) -> None:
     """Move the items now in `source` to the end of `target` (one at a time: the thread of the
-    writer that owns `source` may be appending to it meanwhile)."""
+    writer that owns `source` may be appending to it meanwhile; at once when this is that thread, `own`)."""
+    if own:
+        target.extend(source)
+        source.clear()
+        return
     popleft, append = source.popleft, target.append
     for _ in range(len(source)):
         append(popleft())

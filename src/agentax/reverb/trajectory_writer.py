@@ -97,10 +97,10 @@ class TrajectoryWriter:
         self._keep = int(num_keep_alive_refs)
         self._treedef = None
         self._episode: list[int] = []
-        self._alive: dict[int, list] = {}  # uid -> values of the last `num_keep_alive_refs` steps
         # (uid, values) of the steps appended, oldest first; the last `num_keep_alive_refs` are alive (a
-        # list trimmed now and then, so that the last n are a slice)
+        # list trimmed when it reaches `_trim_at`, so that the last n are a slice)
         self._order: list = []
+        self._trim_at = 4 * self._keep + 60
         self._feeds: dict = {}            # table -> Feed of items created but not inserted
         self._closed = False
         self._targets: dict = {}
@@ -120,32 +120,43 @@ class TrajectoryWriter:
     # -------------------------------------------------------------- steps
     def append(self, data, *, partial_step: bool = False) -> None:
         """Record one step (a nest of arrays)."""
-        if self._closed or partial_step:
+        if partial_step:
             self._check_open()
             raise NotImplementedError("agentax's TrajectoryWriter does not support partial_step")
+        self.append_create_last(data, (), None, 0)
+
+    def append_create_last(self, data, tables, priority: float, num_steps: int) -> None:
+        """Fused shortcut (agentax): `append(data)`, then `create_item_last(table, priority, num_steps)`
+        for each of `tables` (in order): one call per env step for the observer (the remote writer lacks it)."""
+        if self._closed:
+            self._check_open()
         fast = self._fast_flatten
         values = None if fast is None else fast(data)  # None: not exactly like the first step
         if values is None:
             values = self._values(data)
         uid = next(_uids)
-        alive = self._alive
-        alive[uid] = values
         order = self._order
         order.append((uid, values))
-        n = len(order)
-        keep = self._keep
-        if n > keep:
-            del alive[order[n - keep - 1][0]]
-            if n > 4 * keep + 60:
-                del order[:n - keep]
-        self._episode.append(uid)
-
-    def append_create_last(self, data, tables, priority: float, num_steps: int) -> None:
-        """Fused shortcut (agentax): `append(data)`, then `create_item_last(table, priority, num_steps)`
-        for each of `tables` (in order): one call per env step for the observer (the remote writer lacks it)."""
-        self.append(data)
+        if len(order) > self._trim_at:
+            del order[:-self._keep]
+        episode = self._episode
+        episode.append(uid)
         for table in tables:
-            self.create_item_last(table, priority, num_steps)
+            last = self._last_fast
+            if table is last[0] and num_steps == last[1] and priority is last[2] and num_steps <= len(episode):
+                # create_item_last's common case (see there), without its call
+                target, pending, checked = last[3:]
+                pending.append(_tuple_new(_NewItem, (checked, order[-num_steps:], self._all_columns,
+                                                     self._treedef, False)))
+                if len(pending) >= _GROUP or target._waiting:
+                    target.feed_grew(pending)
+            else:
+                self.create_item_last(table, priority, num_steps)
+
+    @property
+    def _alive(self) -> dict:
+        """uid -> values of the last `num_keep_alive_refs` steps (those items can still reference)."""
+        return dict(self._order[-self._keep:])
 
     def _values(self, data) -> list:
         """The leaves of `data`, checked against (on the first step: fixing) the writer's layout."""
@@ -229,12 +240,8 @@ class TrajectoryWriter:
         # num_steps steps of the episode are the last appended, alive as num_steps <= num_keep_alive_refs
         steps = self._order[-num_steps:]
         pending.append(_tuple_new(_NewItem, (checked, steps, self._all_columns, self._treedef, False)))
-        if len(pending) >= _GROUP:
-            with target._cond:
-                target._insert_from(pending)
-        elif target._waiting:
-            with target._cond:
-                target._cond.notify_all()
+        if len(pending) >= _GROUP or target._waiting:
+            target.feed_grew(pending)
 
     def _enqueue(self, table, priority, uids, columns, treedef, squeeze) -> None:
         if priority is not self._last_priority[0]:
@@ -265,12 +272,8 @@ class TrajectoryWriter:
         if columns is self._all_columns and treedef is self._treedef and not squeeze:
             self._prepared[(table, len(steps))] = (target, pending)
         pending.append(item)
-        if len(pending) >= table_lib.GROUP:
-            with target._cond:
-                target._insert_from(pending)
-        elif target._waiting:
-            with target._cond:
-                target._cond.notify_all()
+        if len(pending) >= _GROUP or target._waiting:
+            target.feed_grew(pending)
 
     @property
     def num_pending_items(self) -> int:
@@ -284,7 +287,9 @@ class TrajectoryWriter:
             raise ValueError(f"block_until_num_items must be >= 0, got {block_until_num_items}")
         deadline = table_lib.deadline_of(timeout_ms)
         for target, feed in self._feeds.items():
-            excess = self.num_pending_items - block_until_num_items
+            if not feed.pending:
+                continue
+            excess = self.num_pending_items - block_until_num_items if block_until_num_items else len(feed.pending)
             if excess <= 0:
                 return
             try:
