@@ -38,8 +38,13 @@ class DefaultCheckpointer(CheckpointerBase):
             np.savez(f, **flat)
             f.flush()
             os.fsync(f.fileno())
-        final = self.path / time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime())
-        final = final.with_name(f"{final.name}.{time.time_ns() % 10**9:09d}")
+        # seconds and nanoseconds of one clock reading (two readings across a second boundary named a later
+        # checkpoint before an earlier one: latest_path then restored the older)
+        seconds, nanos = divmod(time.time_ns(), 10**9)
+        final = self.path / f"{time.strftime('%Y-%m-%dT%H-%M-%S', time.gmtime(seconds))}.{nanos:09d}"
+        latest = self.latest_path()
+        if latest is not None and latest.parent == self.path and final.name <= latest.name:
+            final = self.path / f"{latest.name}+"  # the wall clock went back: still named after the latest
         os.rename(tmp, final)
         return str(final.resolve())
 

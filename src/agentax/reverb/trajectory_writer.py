@@ -146,7 +146,7 @@ class TrajectoryWriter:
             if table is last[0] and num_steps == last[1] and priority is last[2] and num_steps <= len(episode):
                 # create_item_last's common case (see there), without its call
                 target, pending, checked = last[3:]
-                pending.append(_tuple_new(_NewItem, (checked, order[-num_steps:], self._all_columns,
+                pending.append(_tuple_new(_NewItem, (checked, tuple(order[-num_steps:]), self._all_columns,
                                                      self._treedef, False)))
                 if len(pending) >= _GROUP or target._waiting:
                     target.feed_grew(pending)
