@@ -274,11 +274,8 @@ def _loop_body_profile(comps: dict, body: str) -> dict:
                 key = "rng_loops" if _is_rng_loop(instr) else "loops"
             elif op == "copy" and "copy(%constant" in line.replace(" ", ""):
                 continue  # loop-invariant constants re-materialized per trip (CPU scheduling)
-            elif op in ("fusion", "copy", "dot", "dynamic-update-slice", "scatter", "gather", "sort", "reduce",
-                        "custom-call", "conditional", "convolution"):
-                key = op
             else:
-                key = "other"
+                key = op
             counts[key] = counts.get(key, 0) + 1
 
     visit(body)
@@ -353,13 +350,10 @@ def agentax_trainer(preset: str, num_seeds: int, **overrides):
 
 
 def init_one_by_one(trainer, keys):
-    """`trainer`'s initial state, each seed's made apart and stacked (what `trainer._init(keys)`
-    makes): the vmapped orthogonal initializers' batched QR deadlocked XLA's CPU runtime on 2 cores
+    """`trainer`'s initial state, each seed's made apart and stacked (as `CompiledTrainer.initialize`
+    does): the vmapped orthogonal initializers' batched QR deadlocked XLA's CPU runtime on 2 cores
     (LAPACK's batch map, every thread waiting), one seed at a time did not."""
-    if trainer.num_seeds == 1:
-        return jax.block_until_ready(trainer._init(keys))
-    init = jax.jit(trainer.init)
-    states = [jax.block_until_ready(init(key)) for key in keys]
+    states = [jax.block_until_ready(trainer._init(key)) for key in keys]
     return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
 
 
@@ -374,20 +368,24 @@ def compile_agentax(trainer):
     return seconds
 
 
-def hlo(seed_counts=(1, 8)) -> dict:
+def hlo(seed_counts=(1, 8), dump_dir: str | None = None) -> dict:
     """`hlo_loop_profile` of both programs (the hand-written one as the speed part compiles it, vmapped;
-    agentax's `run` program), for each seed count."""
-    out = {"note": "ops per loop trip in XLA's optimized CPU program (fusions, copies, dots, "
-                   "dynamic-update-slices...; a rolled threefry loop counts as one op); on a GPU each op is "
-                   "at least one kernel launch"}
+    agentax's `run` program), for each seed count; with `dump_dir`, their optimized HLO texts too."""
+    out = {"note": f"ops per loop trip in XLA's optimized {jax.default_backend().upper()} program, by opcode "
+                   "(a rolled threefry loop counts as one op); on a GPU each op is at least one kernel launch"}
     for seeds in seed_counts:
         keys = jnp.stack([jax.random.PRNGKey(i) for i in range(seeds)])
         params = jax.tree.map(lambda *xs: jnp.stack(xs), *[jax.jit(initial_params)(key) for key in keys])
-        base = hlo_loop_profile(jax.jit(jax.vmap(handwritten_ppo(iterations=2))).lower(keys, params).compile()
-                                .as_text())
+        base_text = jax.jit(jax.vmap(handwritten_ppo(iterations=2))).lower(keys, params).compile().as_text()
+        base = hlo_loop_profile(base_text)
         trainer = agentax_trainer("purejaxrl", seeds, iterations=2)
         state = init_one_by_one(trainer, keys)
-        ours = hlo_loop_profile(trainer._run.lower(state, np.int32(0)).compile().as_text())
+        ours_text = trainer._run.lower(state, np.int32(0)).compile().as_text()
+        ours = hlo_loop_profile(ours_text)
+        if dump_dir:
+            Path(dump_dir).mkdir(parents=True, exist_ok=True)
+            (Path(dump_dir) / f"handwritten_{seeds}_seeds.hlo").write_text(base_text)
+            (Path(dump_dir) / f"agentax_{seeds}_seeds.hlo").write_text(ours_text)
         out[f"{seeds}_seeds"] = {"handwritten": base, "agentax": ours}
         for part in ("collect_step", "minibatch_update", "epoch_outside_minibatches", "iteration_outside_loops"):
             print(f"{seeds} seed(s) {part}: handwritten {base[part]['ops']} ops {base[part]}; agentax "
@@ -503,6 +501,7 @@ def main():
                         "is reported)")
     parser.add_argument("--speed-seeds", default="1,8", help="seed counts of the speed part (e.g. 1, or 8)")
     parser.add_argument("--hlo-seeds", default="1,8", help="seed counts of the hlo part")
+    parser.add_argument("--dump-hlo", default=None, help="hlo part: also write both optimized programs here")
     parser.add_argument("--speed-iterations", type=int, default=0,
                         help="iterations of the speed part (0: the preset's 976, 100 with --quick)")
     args = parser.parse_args()
@@ -513,7 +512,7 @@ def main():
     results = json.loads(out.read_text()) if out.exists() else {}
     results.update({"machine": machine(), "quick": args.quick})
     if "hlo" not in skip:
-        results["hlo_ops_purejaxrl_preset"] = hlo([int(n) for n in args.hlo_seeds.split(",")])
+        results["hlo_ops_purejaxrl_preset"] = hlo([int(n) for n in args.hlo_seeds.split(",")], args.dump_hlo)
     if "speed" not in skip:
         counts = [int(n) for n in args.speed_seeds.split(",")]
         results["speed_purejaxrl_preset"] = speed(args.quick, args.rounds, counts,

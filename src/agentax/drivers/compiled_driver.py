@@ -25,6 +25,7 @@ from agentax.policies.jax_policy import JaxPolicy
 from agentax.specs import array_spec
 from agentax.trajectories.policy_step import PolicyStep
 from agentax.trajectories.trajectory import Transition, from_transition
+from agentax.utils import packing
 
 _NO_LIMIT = jnp.iinfo(jnp.int32).max
 
@@ -188,19 +189,22 @@ class CompiledDriver:
         The actions, environment steps, random stream and trajectories are those of
         `run_pure(params, state, iterations=iterations)`. On a GPU each observer update inside the
         loop is a kernel launch per step (a recorder write per trajectory leaf, a reduction per
-        metric); here the loop holds only the policy, the environment and one write per leaf."""
+        metric); here the loop holds only the policy, the environment and one write per dtype (the
+        trajectory's leaves packed, `utils.packing`)."""
         iterations = checks.count_limit(f"{type(self).__name__}.collect_pure", "iterations", iterations, 1)
         loop_state = (state.env_state, state.time_step, state.policy_state, state.key)
 
         def body(carry, _):
             key, action_step, env_state, next_time_step = self._act_and_step(
                 params, state._replace(env_state=carry[0], time_step=carry[1], policy_state=carry[2], key=carry[3]))
-            traj = from_transition(carry[1], action_step, next_time_step)
+            traj, layout[0] = packing.pack(from_transition(carry[1], action_step, next_time_step),
+                                           batch_ndim=jnp.ndim(carry[1].step_type))
             return (env_state, next_time_step, action_step.state, key), traj
 
-        (env_state, time_step, policy_state, key), trajectories = jax.lax.scan(body, loop_state, None, iterations)
+        layout = [None]  # the packing's layout, set while `body` is traced
+        (env_state, time_step, policy_state, key), packed = jax.lax.scan(body, loop_state, None, iterations)
         return state._replace(env_state=env_state, time_step=time_step, policy_state=policy_state,
-                              key=key), trajectories
+                              key=key), packing.unpack(packed, layout[0])
 
     # ---- the stateful shell
     def _run(self, time_step, policy_state, limit, maximum_iterations, params):

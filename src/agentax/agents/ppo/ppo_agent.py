@@ -310,13 +310,14 @@ class PPOAgent(JaxAgent):
         minibatch = steps // self.num_minibatches
 
         def update(carry, batch):
-            # The loss terms are summed in the carry (one small add per update), not stacked per
-            # minibatch and averaged afterwards (a write per term per update, each a GPU kernel).
+            # The loss terms are summed in the carry as one vector (one small add per update), not
+            # stacked per minibatch and averaged afterwards (a write per term per update, each a GPU
+            # kernel), nor term by term (an add each).
             params, opt_state, total = carry
             grads, info = jax.grad(lambda p: (lambda i: (i.loss, i))(self._losses(p, old_params, state, batch)),
                                    has_aux=True)(params)
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state, jax.tree.map(jnp.add, total, info)), None
+            return (optax.apply_updates(params, updates), opt_state, total + jnp.stack(jax.tree.leaves(info))), None
 
         def epoch(carry, epoch_key):
             if self.num_minibatches > 1:
@@ -327,10 +328,11 @@ class PPOAgent(JaxAgent):
             batches = jax.tree.map(lambda x: x.reshape((self.num_minibatches, minibatch) + x.shape[1:]), shuffled)
             return jax.lax.scan(update, carry, batches)
 
-        zero = jnp.zeros((), jnp.float32)
-        carry = ((state.actor_params, state.value_params), state.opt_state, LossInfo(zero, PPOLossInfo(*[zero] * 5)))
+        info_tree = jax.tree.structure(LossInfo(0.0, PPOLossInfo(*[0.0] * 5)))
+        carry = ((state.actor_params, state.value_params), state.opt_state,
+                 jnp.zeros((info_tree.num_leaves,), jnp.float32))
         (params, opt_state, total), _ = jax.lax.scan(epoch, carry, jax.random.split(key, self.num_epochs))
-        info = jax.tree.map(lambda x: x / (self.num_epochs * self.num_minibatches), total)
+        info = jax.tree.unflatten(info_tree, list(total / (self.num_epochs * self.num_minibatches)))
         actor_params, value_params = params
 
         kl_beta = state.adaptive_kl_beta
