@@ -87,6 +87,11 @@ class RemoteServer:
         give_up = time.monotonic() + self.restart_timeout_s
         logged = 0.0
         while True:
+            if not ray.is_initialized() and isinstance(self.handle, ray.actor.ActorHandle):
+                # after ray.shutdown(), `.remote()` would start a new local cluster (Ray's auto-init), owned by this
+                # thread: a retrying dataset thread did so, and when it ended Linux killed that cluster's processes
+                # (Ray starts them with PR_SET_PDEATHSIG), so the process died 60 s later, exit status 1
+                raise ServerUnavailableError(f"replay server {self.address}: {method}: Ray is not running")
             try:
                 return call(getattr(self.handle, method).remote(*args), timeout_s, f"replay server {method}")
             except ray.exceptions.RayActorError as err:

@@ -157,17 +157,17 @@ class _Dataset:
             try:
                 batch = self._next_batch()
             except StopIteration:
-                self._queue.put(_STOP)
-                return
+                batch = _STOP
             except BaseException as err:  # noqa: BLE001 - handed to the consumer
-                self._queue.put(err)
-                return
-            while not self._stopped.is_set():
+                batch = err
+            while not self._stopped.is_set():  # (after `close` nobody takes it: the thread ends)
                 try:
                     self._queue.put(batch, timeout=0.1)
                     break
                 except queue.Full:
                     continue
+            if batch is _STOP or isinstance(batch, BaseException):
+                return
 
     def _sample(self, n: int):
         """`n` items as (info arrays, flat columns); waits by the buffer's timeout, in short slices."""
