@@ -175,6 +175,9 @@ def main() -> None:
     parser.add_argument("--sequential-seeds", type=int, default=None,
                         help="vmapped section: how many of the seeds also run one by one (default all)")
     parser.add_argument("--minatar-iterations", type=int, default=400)
+    parser.add_argument("--merge-runs", action="store_true",
+                        help="compiled section: keep the results file's runs of other seeds (same preset), so the "
+                             "seeds can run in several shorter invocations")
     parser.add_argument("--sb3-python", default=str(Path(__file__).resolve().parents[1] / ".venv-bench/bin/python"))
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "dqn.json"),
                         help="results file (sections run replace their keys in it)")
@@ -187,6 +190,12 @@ def main() -> None:
         for seed in args.seeds:  # interleaved, so machine drift hits both
             rows.append({"agentax": agentax_seed(seed), "sb3": sb3_seed(seed, args.sb3_python)})
             print(json.dumps(rows[-1]))
+        if args.merge_runs:  # the seeds of an earlier invocation with the same config, not rerun now
+            earlier = results.get("compiled", {})
+            if earlier.get("config") == json.loads(json.dumps(dataclasses.asdict(preset("dqn")))):
+                done = {r["agentax"]["seed"] for r in rows}
+                rows = sorted([r for r in earlier["runs"] if r["agentax"]["seed"] not in done] + rows,
+                              key=lambda r: r["agentax"]["seed"])
         ours, theirs = [r["agentax"] for r in rows], [r["sb3"] for r in rows]
         results["compiled"] = {"config": dataclasses.asdict(preset("dqn")), "runs": rows, "agentax": summary(ours),
                                "sb3": {"seeds_reaching_475": sum(r.get("steps_to_475") is not None for r in theirs),

@@ -349,6 +349,11 @@ def test_config_collection_and_agents():
     assert config.collection() == Collection(num_envs=8, steps=256, on_policy=False, sample_batch_size=64,
                                              replay_capacity=100_000, initial_collect_steps=1000,
                                              train_steps_per_iteration=128)
+    agent = config.make_agent(TS_SPEC, ACTION_SPEC)  # 'default': (128, 128), 5-step, soft target updates
+    assert agent.q_network.fc_layer_params == (128, 128) and agent.train_sequence_length == 6
+    hparams = agent.hyperparameters(agent.init(jax.random.PRNGKey(0)))
+    assert (float(hparams["target_update_tau"]), agent.target_update_period) == (pytest.approx(0.1), 8)
+    assert float(hparams["learning_rate"]) == pytest.approx(2e-3)
     tutorial = PRESETS["tutorial"]
     assert (tutorial.env, tutorial.trainer, tutorial.iterations, tuple(tutorial.fc_layer_params)) == (
         "CartPole-v0", "python", 20_000, (100, 50))
@@ -384,7 +389,7 @@ def test_q_networks_on_images_and_dict_observations():
 
 
 def test_config_learning_rate_decay_scales_adam_linearly():
-    config = dataclasses.replace(PRESETS["default"], learning_rate_decay=0.5, iterations=2, train_steps_per_iteration=2)
+    config = DqnConfig(learning_rate_decay=0.5, iterations=2, train_steps_per_iteration=2)
     agent = config.make_agent(TS_SPEC, ACTION_SPEC)
     assert float(agent.hyperparameters(agent.init(jax.random.PRNGKey(0)))["learning_rate"]) == pytest.approx(1e-3)
     params, grads = {"w": jnp.zeros(3)}, {"w": jnp.ones(3)}
