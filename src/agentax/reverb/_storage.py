@@ -7,8 +7,12 @@ step) and `np.take` copies whole records; `columns` are the per-leaf views.
 Items hold slot indices into these arrays, so overlapping sequences share their
 steps, as Reverb's chunks do. A slot is reference-counted and freed when the
 last item using it goes. Slots are found again by step id (`uid`, with the
-column selection) for the most recent `recent` steps, which covers every step
-a writer can still reference.
+column selection) in a ring of `RING` entries indexed by the id's low bits (step
+ids grow by one per appended step, so the ring holds the last `RING` steps stored,
+which covers every step a writer can still reference): looked up, filled and
+cleared for a whole group of steps at once in NumPy. A step whose entry was
+overwritten (only by a step `RING` ids later) is stored again if referenced again:
+more memory, the same data.
 """
 
 from __future__ import annotations
@@ -19,10 +23,17 @@ import operator
 import numpy as np
 
 _first = operator.itemgetter(0)
+RING = 1 << 16
+
+
+def _ring_index(step_ids):
+    """Where a step id (`uid << 16 | column selection`, an int or an int64 array) sits in the ring:
+    consecutive uids of one column selection take consecutive entries."""
+    return ((step_ids >> 16) + (step_ids & 0xFFFF) * 23_531) & (RING - 1)
 
 
 class StepStore:
-    def __init__(self, shapes, dtypes, initial_capacity: int = 1024, recent: int = 1 << 16):
+    def __init__(self, shapes, dtypes, initial_capacity: int = 1024):
         self.shapes = [tuple(s) for s in shapes]
         self.dtypes = [np.dtype(d) for d in dtypes]
         # numeric columns: a value's bytes are its data (its dtype and shape are the column's, checked
@@ -36,14 +47,13 @@ class StepStore:
         self.slot_id = np.full(self.capacity, -1, np.int64)
         self.used = 0          # slots handed out at least once (the high-water mark)
         self.free: list[int] = []
-        self.recent: dict = {}  # step id -> slot, in order of writing (a plain dict: cheaper than OrderedDict)
-        self.max_recent = recent
+        self.ring_id = np.full(RING, -1, np.int64)  # the step id of each ring entry (-1: none)
+        self.ring_slot = np.zeros(RING, np.int64)   # its slot
 
-    def _trim_recent(self) -> None:
-        """Keep the last `max_recent` entries of `recent` (called when it holds twice that: one rebuild per
-        `max_recent` steps instead of an eviction per step)."""
-        recent = self.recent
-        self.recent = dict(itertools.islice(recent.items(), len(recent) - self.max_recent, None))
+    def find(self, step_id: int) -> int | None:
+        """The slot holding step `step_id`, or None."""
+        i = _ring_index(step_id)
+        return int(self.ring_slot[i]) if self.ring_id[i] == step_id else None
 
     def _grow(self) -> None:
         new = self.capacity * 2
@@ -60,7 +70,7 @@ class StepStore:
 
     def slot(self, step_id: int, values) -> int:
         """The slot holding step `step_id` (writing `values`, one per column, if new); adds a reference."""
-        slot = self.recent.get(step_id)
+        slot = self.find(step_id)
         if slot is None:
             if self.free:
                 slot = self.free.pop()
@@ -72,15 +82,14 @@ class StepStore:
             for column, value in zip(self.columns, values):
                 column[slot] = value
             self.slot_id[slot] = step_id
-            self.recent[step_id] = slot
-            if len(self.recent) > 2 * self.max_recent:
-                self._trim_recent()
+            i = _ring_index(step_id)
+            self.ring_id[i], self.ring_slot[i] = step_id, slot
         self.refs[slot] += 1
         return slot
 
     def add_steps(self, step_ids: list, slots: list, flats: list, columns: tuple, used: int) -> None:
         """Fill `slots` (taken from `free` or below the new high-water mark `used`, already in
-        `recent`) for new steps `step_ids`: the values `flat[c]` of the selected columns of each
+        the ring) for new steps `step_ids`: the values `flat[c]` of the selected columns of each
         `flats` entry. No references are added."""
         while used > self.capacity:
             self._grow()
@@ -90,8 +99,6 @@ class StepStore:
         self.used = used
         if not n:
             return
-        if len(self.recent) > 2 * self.max_recent:
-            self._trim_recent()
         target = slice(slots[0], used) if fresh_only else slots
         self.slot_id[target] = step_ids
         ncols = len(self.columns)
@@ -117,30 +124,29 @@ class StepStore:
         (by uid and column selection `colsel`) are written from `flat[c] for c in columns`.
 
         The same as `slot` for each step of each item in turn (new steps get slots in order of first
-        use, from `free` first), but vectorised: the steps are deduplicated by uid in NumPy, and only
-        the distinct steps go through the Python dictionary `recent`."""
+        use, from `free` first), but vectorised: the steps are deduplicated by uid and looked up in the
+        ring in NumPy; Python touches only the new steps' values."""
         refs = list(itertools.chain.from_iterable(step_lists))
         uids = np.fromiter(map(_first, refs), np.int64, len(refs))
         unique, first, inverse = np.unique(uids, return_index=True, return_inverse=True)
         by_use = first.argsort()                  # distinct steps in order of first use
         rank = np.empty(len(by_use), np.int64)
         rank[by_use] = np.arange(len(by_use))
-        step_ids = ((unique[by_use] << 16) | colsel).tolist()
-        found = list(map(self.recent.get, step_ids))
-        new = [i for i, slot in enumerate(found) if slot is None]
-        if new:
+        step_ids = (unique[by_use] << 16) | colsel
+        where = _ring_index(step_ids)
+        distinct = self.ring_slot[where]
+        new = np.flatnonzero(self.ring_id[where] != step_ids)
+        if len(new):
             take = min(len(self.free), len(new))
             new_slots = self.free[len(self.free) - take:][::-1]  # popped from the end, as `slot` does
             del self.free[len(self.free) - take:]
             used = self.used + len(new) - take
             new_slots += range(self.used, used)
-            new_ids = [step_ids[i] for i in new]
-            self.recent.update(zip(new_ids, new_slots))
-            for i, slot in zip(new, new_slots):
-                found[i] = slot
-            first_use = first[by_use].tolist()
-            self.add_steps(new_ids, new_slots, [refs[first_use[i]][1] for i in new], columns, used)
-        distinct = np.array(found, np.int64)
+            distinct[new] = new_slots
+            self.ring_id[where[new]] = step_ids[new]
+            self.ring_slot[where[new]] = new_slots
+            first_use = first[by_use[new]].tolist()
+            self.add_steps(step_ids[new], new_slots, [refs[i][1] for i in first_use], columns, used)
         self.refs[distinct] += np.bincount(inverse.ravel(), minlength=len(distinct))[by_use].astype(np.int32)
         return distinct[rank[inverse]].reshape(len(step_lists), -1)
 
@@ -149,11 +155,10 @@ class StepStore:
         unique = np.unique(slots)
         freed = unique[self.refs[unique] == 0]
         if len(freed):
-            recent = self.recent
-            if recent:
-                for step_id, slot in zip(self.slot_id[freed].tolist(), freed.tolist()):
-                    if recent.get(step_id) == slot:
-                        del recent[step_id]
+            ids = self.slot_id[freed]
+            where = _ring_index(ids)
+            mine = (self.ring_id[where] == ids) & (self.ring_slot[where] == freed)
+            self.ring_id[where[mine]] = -1
             self.slot_id[freed] = -1
             self.free.extend(freed.tolist())
 
@@ -162,8 +167,9 @@ class StepStore:
             slot = int(slot)
             self.refs[slot] -= 1
             if self.refs[slot] == 0:
-                if self.recent.get(int(self.slot_id[slot])) == slot:
-                    del self.recent[int(self.slot_id[slot])]
+                step_id = int(self.slot_id[slot])
+                if self.find(step_id) == slot:
+                    self.ring_id[_ring_index(step_id)] = -1
                 self.slot_id[slot] = -1
                 self.free.append(slot)
 
@@ -172,7 +178,7 @@ class StepStore:
         self.slot_id[:] = -1
         self.used = 0
         self.free.clear()
-        self.recent.clear()
+        self.ring_id[:] = -1
 
     def gather(self, slots: np.ndarray) -> list[np.ndarray]:
         """Each column's values at `slots` (any shape of indices), as new contiguous arrays."""
@@ -182,4 +188,4 @@ class StepStore:
         return [np.ascontiguousarray(records[name]) for name in self.record.names]
 
     def nbytes(self) -> int:
-        return self.data.nbytes + self.refs.nbytes + self.slot_id.nbytes
+        return self.data.nbytes + self.refs.nbytes + self.slot_id.nbytes + self.ring_id.nbytes + self.ring_slot.nbytes

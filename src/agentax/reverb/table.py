@@ -388,7 +388,7 @@ class Table:
         slots = []
         for uid, flat in item.steps:
             step_id = (uid << 16) | colsel
-            slot = store.recent.get(step_id)
+            slot = store.find(step_id)
             if slot is None:
                 values = [flat[c] for c in cols]
                 self._check_values(item, values)
