@@ -155,6 +155,8 @@ def minatar(seed: int, iterations: int) -> dict:
 
 
 def sb3_seed(seed: int, python: str) -> dict:
+    if python == "none":  # e.g. on a GPU machine without the bench venv
+        return {"seed": seed, "skipped": "no Stable-Baselines3 python (--sb3-python none)"}
     out = subprocess.run([python, "-c", SB3_SCRIPT, str(seed), str(TARGET), "2560", "50000"], capture_output=True,
                          text=True, timeout=1800)
     if out.returncode != 0:
@@ -178,7 +180,8 @@ def main() -> None:
     parser.add_argument("--merge-runs", action="store_true",
                         help="compiled section: keep the results file's runs of other seeds (same preset), so the "
                              "seeds can run in several shorter invocations")
-    parser.add_argument("--sb3-python", default=str(Path(__file__).resolve().parents[1] / ".venv-bench/bin/python"))
+    parser.add_argument("--sb3-python", default=str(Path(__file__).resolve().parents[1] / ".venv-bench/bin/python"),
+                        help="the python of a venv with Stable-Baselines3, or 'none' to run agentax alone")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "dqn.json"),
                         help="results file (sections run replace their keys in it)")
     args = parser.parse_args()
