@@ -135,7 +135,10 @@ def test_train_step_updates_and_counts():
     info = agent.train(tf_agents_batch())
     assert np.isfinite(float(info.loss)) and int(agent.train_step_counter) == 1
     assert not np.allclose(agent.state.q_params["params"]["q_values"]["kernel"], before["params"]["q_values"]["kernel"])
-    chex.assert_trees_all_close(agent.state.target_q_params, agent.state.q_params)  # first call updates
+    # period 2: the first call leaves the target (a copy of the initial online network), the second updates it
+    chex.assert_trees_all_close(agent.state.target_q_params, before)
+    agent.train(tf_agents_batch())
+    chex.assert_trees_all_close(agent.state.target_q_params, agent.state.q_params)
 
 
 def test_network_checks():

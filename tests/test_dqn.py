@@ -138,9 +138,12 @@ class PureFunctionsTest(chex.TestCase):
     def test_periodic_soft_update(self):
         source, target = {"w": jnp.array([2.0, 4.0])}, {"w": jnp.array([0.0, 0.0])}
         update = self.variant(lambda s, t, step: periodic_soft_update(s, t, step, 0.25, 3))
-        np.testing.assert_allclose(update(source, target, 0)["w"], [0.5, 1.0])
+        # TF-Agents' Periodically: the 3rd call (step 2), the 6th (step 5), ...; not the first
+        np.testing.assert_allclose(update(source, target, 0)["w"], [0.0, 0.0])
         np.testing.assert_allclose(update(source, target, 1)["w"], [0.0, 0.0])
-        np.testing.assert_allclose(update(source, target, 6)["w"], [0.5, 1.0])
+        np.testing.assert_allclose(update(source, target, 2)["w"], [0.5, 1.0])
+        np.testing.assert_allclose(update(source, target, 5)["w"], [0.5, 1.0])
+        np.testing.assert_allclose(update(source, target, 6)["w"], [0.0, 0.0])
         np.testing.assert_allclose(soft_variables_update(source, target)["w"], [2.0, 4.0])
 
 
@@ -201,7 +204,7 @@ def test_target_updates_hard_and_soft_at_their_periods():
         for call in range(5):
             agent.train(experience)
             online = agent.state.q_params
-            if call % period == 0:
+            if (call + 1) % period == 0:  # TF-Agents' Periodically: calls period, 2 * period, ...
                 expected = jax.tree.map(lambda o, t: (1 - tau) * t + tau * o, online, expected)
             chex.assert_trees_all_close(agent.state.target_q_params, expected, rtol=1e-6)
         assert int(agent.train_step_counter) == 5

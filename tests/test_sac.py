@@ -252,14 +252,17 @@ def test_soft_target_update_every_period():
     state = hand_state(agent)
     kernel = lambda params, i: np.asarray(params[i]["params"]["value"]["kernel"])  # noqa: E731
     s1, _ = agent.train_step(state, batch(), jax.random.PRNGKey(0))
-    for i in (0, 1):  # step 0 updates: 0.9 * target + 0.1 * (updated) critic
-        np.testing.assert_allclose(kernel(s1.target_critic_params, i),
-                                   0.9 * kernel(state.target_critic_params, i) + 0.1 * kernel(s1.critic_params, i),
-                                   rtol=1e-6)
+    # TF-Agents' Periodically: the first call leaves the targets, the second updates them
+    np.testing.assert_array_equal(kernel(s1.target_critic_params, 0), kernel(state.target_critic_params, 0))
     s2, _ = agent.train_step(s1, batch(), jax.random.PRNGKey(1))
-    np.testing.assert_array_equal(kernel(s2.target_critic_params, 0), kernel(s1.target_critic_params, 0))
+    for i in (0, 1):  # 0.9 * target + 0.1 * (updated) critic
+        np.testing.assert_allclose(kernel(s2.target_critic_params, i),
+                                   0.9 * kernel(s1.target_critic_params, i) + 0.1 * kernel(s2.critic_params, i),
+                                   rtol=1e-6)
     s3, _ = agent.train_step(s2, batch(), jax.random.PRNGKey(2))
-    assert not np.allclose(kernel(s3.target_critic_params, 0), kernel(s2.target_critic_params, 0))
+    np.testing.assert_array_equal(kernel(s3.target_critic_params, 0), kernel(s2.target_critic_params, 0))
+    s4, _ = agent.train_step(s3, batch(), jax.random.PRNGKey(3))
+    assert not np.allclose(kernel(s4.target_critic_params, 0), kernel(s3.target_critic_params, 0))
 
 
 def test_init_twin_critics_differ_targets_copy_and_default_target_entropy():

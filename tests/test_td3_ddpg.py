@@ -197,8 +197,9 @@ def test_actor_updates_every_actor_update_period_steps():
 def test_soft_and_hard_target_updates_at_their_periods():
     tau = 0.25
     rows = _changes(_td3(target_update_period=3, target_update_tau=tau), 7)
-    assert [r[0][2] for r in rows] == [True, False, False, True, False, False, True]
-    assert [r[0][3] for r in rows] == [True, False, False, True, False, False, True]
+    # TF-Agents' Periodically: calls 3, 6, ... (not the first)
+    assert [r[0][2] for r in rows] == [False, False, True, False, False, True, False]
+    assert [r[0][3] for r in rows] == [False, False, True, False, False, True, False]
     for changed, before, after in rows:
         if changed[3]:  # target <- (1 - tau) target + tau online (the online after this step's update)
             for t0, online, t1 in zip(jax.tree.leaves(before.target_critic_params),
@@ -206,7 +207,7 @@ def test_soft_and_hard_target_updates_at_their_periods():
                 np.testing.assert_allclose(t1, (1 - tau) * t0 + tau * online, rtol=1e-6, atol=1e-7)
     # tau = 1 (hard): the targets are copies of the online networks right after each update
     rows = _changes(DdpgAgent(TSS, ACT, ConstantActor(), LinearCritic(), target_update_period=2), 4)
-    assert [r[0][2] for r in rows] == [True, False, True, False]
+    assert [r[0][2] for r in rows] == [False, True, False, True]
     for changed, _, after in rows:
         same = all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(after.target_actor_params),
                                                         jax.tree.leaves(after.actor_params)))

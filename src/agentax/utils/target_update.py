@@ -16,12 +16,13 @@ def soft_variables_update(source, target, tau=1.0):
 
 
 def periodic_soft_update(source, target, step, tau=1.0, period: int = 1):
-    """`soft_variables_update` when `step % period == 0`, else `target` unchanged.
+    """`soft_variables_update` when `(step + 1) % period == 0`, else `target` unchanged.
 
-    `step` counts the updates made before this one (the agent's train step), so, as
-    TF-Agents' `Periodically`, the first call updates and then every `period`-th."""
+    `step` counts the calls made before this one (the agent's train step). As TF-Agents'
+    `Periodically` (its counter is incremented, then tested), the update runs at the
+    `period`-th call and every `period`-th after it; with `period=1`, at every call."""
     updated = soft_variables_update(source, target, tau)
     if period == 1:
         return updated
-    do_update = jnp.asarray(step) % period == 0
+    do_update = (jnp.asarray(step) + 1) % period == 0
     return jax.tree.map(lambda u, t: jnp.where(do_update, u, t), updated, target)

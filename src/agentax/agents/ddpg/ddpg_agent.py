@@ -84,7 +84,7 @@ class DdpgAgent(OptimizerHyperparameters, JaxAgent):
     `mean(l(y, Q(s, a)))`, `y = reward_scale_factor * r + gamma * discount * Q'(s', mu'(s'))`
     (`l = td_errors_loss_fn`, Huber by default), one critic update; then the actor loss
     (`dqda_actor_loss`, with the updated critic), one actor update; then every
-    `target_update_period` train steps (the first included, as agentax's DQN and SAC) the
+    `target_update_period` train steps (the `period`-th call first, as TF-Agents' `Periodically`) the
     target actor and critic move `target_update_tau` of the way to the online ones.
     `dqda_clipping` None or 0 means no clipping (TF-Agents' docstring; its code would clip to
     0). `gradient_clipping` clips each gradient array by its norm, as TF-Agents does.

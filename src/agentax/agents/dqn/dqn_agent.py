@@ -111,9 +111,9 @@ class DqnAgent(JaxAgent):
     `QNetwork` (fc (75, 40)); `optimizer` to Adam 1e-3 (with an injected learning rate);
     `epsilon_greedy` is a float or a schedule of the train step (`optax.linear_schedule`);
     `boltzmann_temperature` (with `epsilon_greedy=None`) collects by Boltzmann sampling.
-    Every `target_update_period` train steps (the first included) the target parameters
-    move `target_update_tau` of the way to the online ones. The loss: per-element
-    `td_errors_loss_fn(td_targets, q_values)` (Huber by default), zero on boundaries,
+    Every `target_update_period` train steps (the `period`-th call first, as TF-Agents'
+    `Periodically`) the target parameters move `target_update_tau` of the way to the online
+    ones. The loss: per-element `td_errors_loss_fn(td_targets, q_values)` (Huber by default), zero on boundaries,
     times `weights`, averaged over the batch.
     """
 

@@ -75,7 +75,8 @@ class SacAgent(OptimizerHyperparameters, JaxAgent):
     updated critics; one actor update; then the alpha loss
     `mean(log_alpha * stop_gradient(-log pi(a|s) - target_entropy))` (`exp(log_alpha)` in place of
     `log_alpha` when `use_log_alpha_in_alpha_loss=False`) with the updated actor; one alpha update;
-    then every `target_update_period` train steps (the first included) the targets move
+    then every `target_update_period` train steps (the `period`-th call first, as TF-Agents'
+    `Periodically`) the targets move
     `target_update_tau` of the way to the critics.
 
     `target_entropy=None` means TF-Agents' `-dim(A) / 2`, kept because a TF-Agents user porting

@@ -56,7 +56,8 @@ class Td3Agent(DdpgAgent):
     (`l = td_errors_loss_fn`, Huber by default), one critic update; the actor loss through
     `Q1` with the updated critics (`dqda_actor_loss`), applied only when the train step
     (counted before this one) is a multiple of `actor_update_period`; then every
-    `target_update_period` train steps (the first included) the target actor and critics move
+    `target_update_period` train steps (the `period`-th call first, as TF-Agents' `Periodically`)
+    the target actor and critics move
     `target_update_tau` of the way. The reported actor loss is computed at every step.
 
     `policy` is the actor, clipped to the action bounds; `collect_policy` adds Gaussian noise
