@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from agentax.agents.dqn.config import PRESETS as DQN_PRESETS
 from agentax.agents.dqn.config import DqnConfig
 
 
@@ -18,6 +19,7 @@ class DdqnConfig(DqnConfig):
         return DdqnAgent
 
 
-PRESETS = {"default": DdqnConfig()}
-"""'default' solves CartPole-v1 on the compiled trainer (DQN's default settings)."""
+PRESETS = {"default": DdqnConfig(**{f.name: getattr(DQN_PRESETS["default"], f.name)
+                                     for f in dataclasses.fields(DqnConfig)})}
+"""'default' solves CartPole-v1 on the compiled trainer (DQN's `default` preset's settings)."""
 CONFIG = DdqnConfig
