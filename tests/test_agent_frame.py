@@ -81,6 +81,24 @@ def test_train_step_counter_counts_and_can_be_reset_as_in_the_tutorial():
     assert agent.train_step_counter.numpy() == 1 and int(agent.state.step) == 1
 
 
+def test_loss_initializes_checks_like_train_and_does_not_update():
+    env, agent = cartpole_agent()
+    agent.initialize()
+    experience, mask = collect(env, agent, 2)
+    agent = cartpole_agent()[1]  # never initialized, never trained
+    before = agent.loss(experience, mask)
+    params = jax.tree.map(np.asarray, agent.state.actor_params)
+    assert int(agent.train_step_counter) == 0
+    again = agent.loss(experience, mask)
+    assert float(again.loss) == float(before.loss)
+    jax.tree.map(np.testing.assert_array_equal, params, jax.tree.map(np.asarray, agent.state.actor_params))
+    trained = agent.train(experience, mask)  # train's loss is of the parameters before its update
+    np.testing.assert_allclose(float(trained.loss), float(before.loss), rtol=1e-5)
+    one_step = jax.tree.map(lambda x: x[:, 0], experience)
+    with pytest.raises(ValueError, match=r"outer dims \[batch, time\]"):
+        agent.loss(one_step)
+
+
 def test_a_shared_counter_is_the_agents_counter():
     counter = train_utils.create_train_step()
     _, agent = cartpole_agent(counter=counter)

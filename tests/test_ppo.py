@@ -129,6 +129,8 @@ def test_train_step_counts_updates_and_updates_the_normalizers(action_spec):
     exp = jax.tree.map(jnp.asarray, batch(action_spec))
     new, info = jax.jit(agent.train_step)(state, exp, jax.random.PRNGKey(1))
     assert int(new.step) == 6 and np.isfinite(float(info.loss))
+    assert np.isfinite(float(agent.loss(batch(action_spec)).loss))  # the shell: initializes, no update
+    assert int(agent.train_step_counter) == 0
     mean, variance = agent.observation_normalizer.mean_and_variance(new.observation_normalizer)
     observed = np.asarray(exp.observation[:, :-1]).reshape(-1, 3)  # the bootstrap step is left out
     np.testing.assert_allclose(mean, observed.mean(0), rtol=1e-5)

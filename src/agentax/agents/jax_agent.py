@@ -227,6 +227,15 @@ class JaxAgent(abc.ABC):
         """The loss of `experience` without updating (agents that can compute it override)."""
         raise NotImplementedError(f"{type(self).__name__} does not compute a loss without training")
 
+    def _loss_inputs(self, experience, weights):
+        """For `loss`: the state (initialized if need be), `experience` checked and both it and `weights` as
+        JAX arrays, as `train` takes them."""
+        if self._state is None:
+            self.initialize()
+        self._check_experience(experience)
+        experience = jax.tree.map(_to_jax, experience)
+        return self._state, experience, None if weights is None else jnp.asarray(weights, jnp.float32)
+
     # ---- checkpointing (common.Checkpointer)
     def get_checkpoint_state(self):
         if self._state is None:

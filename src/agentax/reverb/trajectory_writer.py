@@ -238,7 +238,7 @@ class TrajectoryWriter:
             self._last_fast = (table, num_steps, priority, target, pending, checked)
         # the common case, as _enqueue does it (the table checked items of this shape): the last
         # num_steps steps of the episode are the last appended, alive as num_steps <= num_keep_alive_refs
-        steps = self._order[-num_steps:]
+        steps = tuple(self._order[-num_steps:])  # as append_create_last builds it
         pending.append(_tuple_new(_NewItem, (checked, steps, self._all_columns, self._treedef, False)))
         if len(pending) >= _GROUP or target._waiting:
             target.feed_grew(pending)

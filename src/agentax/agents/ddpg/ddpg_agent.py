@@ -260,13 +260,9 @@ class DdpgAgent(OptimizerHyperparameters, JaxAgent):
     # ---- the stateful shell
     def loss(self, experience, weights=None, key=None) -> LossInfo:
         """Both losses of `experience` with the current parameters (no update)."""
-        if self.state is None:
-            self.initialize()
-        self._check_experience(experience)
-        experience = jax.tree.map(jnp.asarray, experience)
-        weights = None if weights is None else jnp.asarray(weights, jnp.float32)
+        s, experience, weights = self._loss_inputs(experience, weights)
         key = jax.random.PRNGKey(0) if key is None else key
-        s, transition = self.state, as_transition(experience)
+        transition = as_transition(experience)
         critic = self.critic_loss(s.critic_params, s.target_critic_params, s.target_actor_params, s.hparams,
                                   transition, key, weights)
         actor = self.actor_loss(s.actor_params, s.critic_params, s.hparams, transition, weights)

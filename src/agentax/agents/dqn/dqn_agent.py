@@ -249,12 +249,7 @@ class DqnAgent(JaxAgent):
     # ---- the stateful shell
     def loss(self, experience, weights=None) -> LossInfo:
         """The loss of `experience` with the current parameters (no update)."""
-        if self.state is None:
-            self.initialize()
-        self._check_experience(experience)
-        experience = jax.tree.map(jnp.asarray, experience)
-        weights = None if weights is None else jnp.asarray(weights, jnp.float32)
-        state = self.state
+        state, experience, weights = self._loss_inputs(experience, weights)
         return self.loss_fn(state.q_params, state.target_q_params, state.hparams, experience, weights)
 
 

@@ -367,15 +367,14 @@ class PPOAgent(JaxAgent):
 
     def loss(self, experience, weights=None) -> LossInfo:
         """The loss of `experience` with the current parameters, before any update (the ratio is 1)."""
-        state = self.state
-        experience = jax.tree.map(jnp.asarray, experience)
+        state, experience, weights = self._loss_inputs(experience, weights)
         observation = self._normalize_observation(state, experience.observation)
         value_preds = self.value_net.apply(state.value_params, observation)
         returns, advantages = self.compute_return_and_advantage(state, experience, value_preds)
         dist = self.actor_net.apply(state.actor_params, observation)
         valid = (experience.step_type[:, :-1] != ts.StepType.LAST).astype(jnp.float32)
         if weights is not None:
-            valid = valid * jnp.asarray(weights, jnp.float32)[:, :-1]
+            valid = valid * weights[:, :-1]
         cut = lambda x: x[:, :-1]  # noqa: E731
         batch = {"observation": jax.tree.map(cut, observation), "action": jax.tree.map(cut, experience.action),
                  "old_log_prob": cut(self.collect_policy.log_prob(dist, experience.action)),

@@ -168,8 +168,7 @@ class ReinforceAgent(JaxAgent):
 
     def loss(self, experience, weights=None) -> LossInfo:
         """The loss of `experience` with the current parameters (no update)."""
-        state = self.state
-        experience = jax.tree.map(jnp.asarray, experience)
+        state, experience, weights = self._loss_inputs(experience, weights)
         return self.loss_fn(state.actor_params, state.value_params, state.hparams, experience, weights)
 
 

@@ -278,14 +278,10 @@ class SacAgent(OptimizerHyperparameters, JaxAgent):
     # ---- the stateful shell
     def loss(self, experience, weights=None, key=None) -> LossInfo:
         """The three losses of `experience` with the current parameters (no update)."""
-        if self.state is None:
-            self.initialize()
-        self._check_experience(experience)
-        experience = jax.tree.map(jnp.asarray, experience)
-        weights = None if weights is None else jnp.asarray(weights, jnp.float32)
+        s, experience, weights = self._loss_inputs(experience, weights)
         key = jax.random.PRNGKey(0) if key is None else key
         k1, k2, k3 = jax.random.split(key, 3)
-        s, transition = self.state, as_transition(experience)
+        transition = as_transition(experience)
         critic = self.critic_loss(s.critic_params, s.target_critic_params, s.actor_params, s.log_alpha, s.hparams,
                                   transition, k1, weights)
         actor = self.actor_loss(s.actor_params, s.critic_params, s.log_alpha, s.hparams, transition, k2, weights)
