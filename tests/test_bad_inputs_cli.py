@@ -3,6 +3,7 @@ field), raised up front, leaving nothing half-made; damaged run directories name
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ def test_config_refuses_values_that_wreck_a_run(field, value, words):
 
 
 def cli(*args, cwd=ROOT, timeout=300):
-    env = {"AGENTAX_CACHE_DIR": "", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    env = {"AGENTAX_CACHE_DIR": os.environ["AGENTAX_CACHE_DIR"], "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
     return subprocess.run([sys.executable, "-m", "agentax", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=cwd, env=env)
 

@@ -109,8 +109,7 @@ TINY = ["--iterations", "2", "--num-envs", "2", "--conv-layers", "4", "3", "1", 
         "--video-episodes", "1", "--no-progress"]
 
 
-def test_dqn_trains_on_breakout_minatar_compiled_and_evaluates_on_the_jax_env(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("AGENTAX_CACHE_DIR", "")  # cli.main would otherwise turn on the disk cache
+def test_dqn_trains_on_breakout_minatar_compiled_and_evaluates_on_the_jax_env(tmp_path, capsys):
     run_dir = tmp_path / "run"
     assert cli.main(["train", "dqn", "--env", "Breakout-MinAtar", "--trainer", "compiled",
                      "--run-dir", str(run_dir), *TINY]) == 0
@@ -127,10 +126,12 @@ def test_dqn_trains_on_breakout_minatar_compiled_and_evaluates_on_the_jax_env(tm
     assert cli.main(["eval", str(run_dir), "--episodes", "1", "--video-episodes", "1", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "Average Return over 1 episodes = " in out and "video: not rendered: NotImplementedError" in out
+    assert cli.main(["eval", str(run_dir), "--episodes", "1", "--video-episodes", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["video"].startswith("not rendered: NotImplementedError") and out["video_frames"] is None
 
 
-def test_python_trainer_refuses_a_compiled_only_id_naming_the_compiled_trainer(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("AGENTAX_CACHE_DIR", "")
+def test_python_trainer_refuses_a_compiled_only_id_naming_the_compiled_trainer(tmp_path, capsys):
     run_dir = tmp_path / "run"
     assert cli.main(["train", "dqn", "--env", "Breakout-MinAtar", "--trainer", "python",
                      "--run-dir", str(run_dir), "--no-progress"]) == 2

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.xdist_group("ray")  # one Ray cluster at a time under pytest-xdist
 
 from agentax import reverb  # noqa: E402
 from agentax.agents.dqn.config import PRESETS, DqnConfig  # noqa: E402

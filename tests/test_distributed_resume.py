@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("ray")
+pytestmark = pytest.mark.xdist_group("ray")  # one Ray cluster at a time under pytest-xdist
 
 TIMEOUT = 150
 CHECKPOINT_EVERY = 50

@@ -1,5 +1,6 @@
 """The reference tutorials, ported by renames, run end to end (short)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(tmp_path, *args, timeout=600):
-    env = {"AGENTAX_CACHE_DIR": "", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    env = {"AGENTAX_CACHE_DIR": os.environ["AGENTAX_CACHE_DIR"], "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
     result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=tmp_path,
                             env=env)
     assert result.returncode == 0, result.stderr[-3000:]

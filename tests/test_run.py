@@ -2,6 +2,7 @@
 vmapped seeds, refused input. Small networks and few iterations; compiled programs are cached on disk."""
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -19,8 +20,8 @@ SMALL = ["--collect-episodes", "4", "--fc-layers", "8", "--value-fc-layers", "8"
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("xla")
+def cache_dir():
+    return os.environ["AGENTAX_CACHE_DIR"]  # the suite's XLA disk cache (tests/conftest.py)
 
 
 def command(cache_dir, *args):
@@ -68,7 +69,7 @@ def test_run_directory_contract_and_eval_json(tmp_path, cache_dir):
     assert any((run_dir / "tensorboard").iterdir()) and (run_dir / "checkpoints").is_dir()
     out = json.loads(cli(cache_dir, "eval", str(run_dir), "--episodes", "3", "--json").stdout)
     assert out["env"] == "CartPole-v0" and out["episodes"] == 3 and out["average_return"] > 0
-    assert out["train_step"] == 4
+    assert out["train_step"] == 4 and out["video"] is None and out["video_frames"] is None
 
 
 def test_stop_and_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path, cache_dir):

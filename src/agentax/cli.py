@@ -109,7 +109,8 @@ def _eval(args) -> None:
     if args.json:
         print(json.dumps({"average_return": result["final_eval_return"], "episodes": args.episodes,
                           "env": config.env, "agent": config.agent_name, "seed": args.seed,
-                          "train_step": result["policy_train_step"], "video_frames": result.get("video_frames")}))
+                          "train_step": result["policy_train_step"], "video": result.get("video"),
+                          "video_frames": result.get("video_frames")}))
         return
     print(f"Average Return over {args.episodes} episodes = {result['final_eval_return']:.1f}")
     if "video_frames" in result:
