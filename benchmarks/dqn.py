@@ -8,6 +8,9 @@
 - `ddqn`, `c51`: the same for Double DQN's and C51's `default` presets (agentax only).
 - `vmapped`: `--num-seeds N` seeds in one program against the same seeds one by one.
 - `python`: the Python path with the `zoo` preset, steps to 475 within its 50k steps (goal 100k).
+- `tutorial`: `examples/dqn_tutorial.py` (TF-Agents' DQN tutorial ported by renames: CartPole-v0, 20k
+  iterations of one env step and one gradient step, Reverb table, `PyDriver`) run whole in a subprocess:
+  wall time and its printed average returns (the notebook says its training cell takes ~5 minutes).
 - `minatar`: a compiled DQN with a small convolution on gymnax's Breakout-MinAtar (no bar): the return reached.
 
 Sections run (`--sections`) replace their keys in the results file; the others are kept.
@@ -154,6 +157,24 @@ def minatar(seed: int, iterations: int) -> dict:
             "final_eval": curve[-1][1], "best_eval": max(v for _, v in curve), "curve": curve}
 
 
+def tutorial_port() -> dict:
+    """The ported DQN tutorial, whole, in a fresh process (import and compile included), in a scratch
+    directory (its plot and videos are left there)."""
+    import tempfile
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "dqn_tutorial.py"
+    with tempfile.TemporaryDirectory() as scratch:
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=1800, cwd=scratch)
+        seconds = time.perf_counter() - start
+    if out.returncode != 0:
+        return {"error": out.stderr[-1000:]}
+    returns = [[int(line.split(":")[0].split("= ")[1]), float(line.split("= ")[-1])]
+               for line in out.stdout.splitlines() if line.startswith("step = ") and "Average Return" in line]
+    return {"iterations": 20_000, "wall_seconds": round(seconds, 1), "returns_every_1000": returns,
+            "final_return": returns[-1][1], "reference": "the notebook: its training cell takes ~5 minutes"}
+
+
 def sb3_seed(seed: int, python: str) -> dict:
     if python == "none":  # e.g. on a GPU machine without the bench venv
         return {"seed": seed, "skipped": "no Stable-Baselines3 python (--sb3-python none)"}
@@ -171,7 +192,8 @@ def median(rows, key):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sections", nargs="+", default=["compiled", "ddqn", "c51", "vmapped", "python", "minatar"])
+    parser.add_argument("--sections", nargs="+",
+                        default=["compiled", "ddqn", "c51", "vmapped", "python", "minatar", "tutorial"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--num-seeds", type=int, default=8, help="vmapped section: seeds in one program")
     parser.add_argument("--sequential-seeds", type=int, default=None,
@@ -220,6 +242,9 @@ def main() -> None:
         rows = [agentax_seed(seed, "dqn", "zoo", PythonTrainer) for seed in args.seeds]
         results["python"] = {"preset": "zoo", "runs": rows, **summary(rows)}
         print("python", summary(rows))
+    if "tutorial" in args.sections:
+        results["tutorial_port"] = tutorial_port()
+        print({k: v for k, v in results["tutorial_port"].items() if k != "returns_every_1000"})
     if "minatar" in args.sections:
         results["minatar"] = {"config": "see minatar() in this file", **minatar(args.seeds[0], args.minatar_iterations)}
         print({k: v for k, v in results["minatar"].items() if k != "curve"})

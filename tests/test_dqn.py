@@ -376,6 +376,25 @@ def test_config_collection_and_agents():
 
 # ---------------------------------------------------------------- networks
 
+def test_a_sequential_of_flax_layers_is_a_q_network_as_in_the_dqn_tutorial():
+    import flax.linen as nn
+
+    from agentax.networks import sequential
+
+    q_net = sequential.Sequential([nn.Sequential([nn.Dense(8), nn.relu]), nn.Dense(2)])
+    agent = DqnAgent(TS_SPEC, ACTION_SPEC, q_net, optax.adam(1e-3), seed=0)
+    agent.initialize()
+    observation = np.asarray([[0.5, -1.0], [2.0, 0.1], [-1.0, 3.0]], np.float32)
+    params = agent.state.q_params["params"]
+    hidden = np.maximum(observation @ params["layers_0"]["layers_0"]["kernel"] + params["layers_0"]["layers_0"]["bias"], 0)
+    q_values = hidden @ params["layers_1"]["kernel"] + params["layers_1"]["bias"]
+    np.testing.assert_allclose(q_net.apply(agent.state.q_params, observation), q_values, rtol=1e-5, atol=1e-6)
+    action = agent.policy.action(restart(observation, batch_size=3)).action
+    np.testing.assert_array_equal(action, np.argmax(q_values, axis=-1))
+    with pytest.raises(ValueError, match=r"layers\[1\]"):
+        sequential.Sequential([nn.Dense(2), "relu"])
+
+
 def test_q_networks_on_images_and_dict_observations():
     image = ArraySpec((10, 10, 3), np.uint8, name="image")
     net = QNetwork(image, FOUR_ACTIONS, conv_layer_params=((8, 3, 2), (4, 3, 1)), fc_layer_params=(16,))

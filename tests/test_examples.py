@@ -29,3 +29,14 @@ def test_reinforce_tutorial_port_runs(tmp_path):
     assert float(lines[-1].split("= ")[-1]) > 0
     assert (tmp_path / "reinforce_returns.png").stat().st_size > 1000
     assert (tmp_path / "imageio.mp4").stat().st_size > 1000
+
+
+def test_dqn_tutorial_port_runs(tmp_path):
+    out = run(tmp_path, str(ROOT / "examples" / "dqn_tutorial.py"), "--iterations", "1000")
+    lines = [line for line in out.splitlines() if line.startswith("step = ")]
+    assert [line.split(":")[0] for line in lines] == [f"step = {s}" for s in (200, 400, 600, 800, 1000, 1000)]
+    assert lines[0].startswith("step = 200: loss = ") and lines[-1].startswith("step = 1000: Average Return = ")
+    assert 0 < float(lines[-1].split("= ")[-1]) <= 200
+    assert (tmp_path / "dqn_returns.png").stat().st_size > 1000
+    for video in ("trained-agent.mp4", "random-agent.mp4"):
+        assert (tmp_path / video).stat().st_size > 1000

@@ -52,6 +52,20 @@ def test_as_dataset_gives_batches_of_sequences_with_info_along_time():
     it.close()
 
 
+def test_prefetch_gives_the_same_batches_and_checks_its_argument():
+    (_, rb), (_, twin) = setup(), setup()  # the table's seeded sampler draws the items
+    plain = twin.as_dataset(sample_batch_size=3, seed=0)
+    dataset = rb.as_dataset(sample_batch_size=3, seed=0)
+    assert dataset.prefetch(3) is dataset and dataset.prefetch(-1) is dataset  # -1: tf.data.AUTOTUNE
+    for _ in range(4):
+        np.testing.assert_array_equal(next(plain)[0].reward, next(dataset)[0].reward)
+    for bad in (-2, 1.5, "3", True):
+        with pytest.raises(ValueError, match="buffer_size"):
+            dataset.prefetch(bad)
+    plain.close()
+    dataset.close()
+
+
 def test_num_steps_splits_sequences_and_is_validated():
     _, rb = setup()
     experience, info = next(iter(rb.as_dataset(sample_batch_size=5, num_steps=2, seed=0)))

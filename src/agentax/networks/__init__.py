@@ -8,5 +8,6 @@ __all__ = ["ActorDistributionNetwork", "ValueNetwork"]
 from agentax.networks.categorical_q_network import CategoricalQNetwork  # noqa: E402
 from agentax.networks.encoding_network import EncodingNetwork  # noqa: E402
 from agentax.networks.q_network import QNetwork  # noqa: E402
+from agentax.networks.sequential import Sequential  # noqa: E402
 
-__all__ += ["CategoricalQNetwork", "EncodingNetwork", "QNetwork"]
+__all__ += ["CategoricalQNetwork", "EncodingNetwork", "QNetwork", "Sequential"]

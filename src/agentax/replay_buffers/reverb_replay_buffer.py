@@ -135,6 +135,16 @@ class _Dataset:
     def __iter__(self):
         return self
 
+    def prefetch(self, buffer_size: int) -> "_Dataset":
+        """`tf.data.Dataset.prefetch`: the same batches, up to `buffer_size` of them made ahead by the
+        background thread (`tf.data.AUTOTUNE`, -1, keeps the depth `as_dataset` set)."""
+        if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < -1:
+            raise ValueError(f"prefetch: `buffer_size` must be an integer >= 0 (or -1, AUTOTUNE), got {buffer_size!r}")
+        if self._queue is not None and buffer_size > 0:
+            with self._queue.mutex:
+                self._queue.maxsize = int(buffer_size)
+        return self
+
     def __next__(self):
         if self._queue is None:
             return self._next_batch()
