@@ -161,3 +161,61 @@ def test_jax_prioritized_updates_and_vmap():
     assert out.shape == (4, 50) and (np.asarray(out) == 3).mean() > 0.8
     with pytest.raises(ValueError, match="priority_exponent"):
         JaxPrioritizedReplayBuffer(ArraySpec((), np.int32), 4, -1.0)
+
+
+# ---------------------------------------------------------------- UniformReplayBuffer (stateful)
+
+def test_stateful_uniform_buffer_as_the_tutorials_use_it(tmp_path):
+    from agentax.replay_buffers.jax_uniform_replay_buffer import UniformReplayBuffer
+    from agentax.utils import common
+
+    rb = UniformReplayBuffer(SPEC, batch_size=2, max_length=4, seed=0)
+    assert rb.capacity == 8 and rb.num_frames() == 0
+    with pytest.raises(ValueError, match="empty"):
+        rb.get_next(sample_batch_size=2)
+    for i in range(6):  # row r holds t = 10 r + i; each row keeps its last 4 steps (2..5)
+        rb.add_batch({"obs": np.full((2, 2), i, np.float32), "t": np.array([i, 10 + i])})
+    assert rb.num_frames() == 8
+    assert rb.gather_all()["t"].tolist() == [[2, 3, 4, 5], [12, 13, 14, 15]]
+    items, info = rb.get_next(sample_batch_size=300, num_steps=3)
+    assert items["t"].shape == (300, 3) and items["obs"].shape == (300, 3, 2)
+    starts = {tuple(s) for s in np.asarray(items["t"]).tolist()}
+    assert starts == {(2, 3, 4), (3, 4, 5), (12, 13, 14), (13, 14, 15)}  # within a row, never across the head
+    np.testing.assert_allclose(info.probabilities, 1 / (2 * 2))  # 2 valid starts per row, 2 rows
+    with pytest.raises(ValueError, match="num_steps=5"):
+        rb.get_next(num_steps=5)
+    first, second = rb.get_next(sample_batch_size=4, num_steps=2, time_stacked=False)[0]
+    np.testing.assert_array_equal(np.asarray(second["t"]) - np.asarray(first["t"]), 1)
+    dataset = rb.as_dataset(sample_batch_size=5, num_steps=2, num_parallel_calls=3).prefetch(3)
+    assert next(iter(dataset))[0]["t"].shape == (5, 2)
+    with pytest.raises(NotImplementedError, match="single_deterministic_pass"):
+        rb.as_dataset(single_deterministic_pass=True)
+
+    checkpointer = common.Checkpointer(tmp_path / "ckpt", max_to_keep=1, replay_buffer=rb)
+    checkpointer.save(1)
+    expected = rb.get_next(sample_batch_size=3, num_steps=2)[0]["t"]
+    rb.clear()
+    assert rb.num_frames() == 0
+    checkpointer.initialize_or_restore()  # the contents and the sampling key come back
+    assert rb.num_frames() == 8
+    np.testing.assert_array_equal(rb.get_next(sample_batch_size=3, num_steps=2)[0]["t"], expected)
+
+
+def test_stateful_uniform_buffer_is_a_driver_observer():
+    from agentax.drivers import dynamic_step_driver
+    from agentax.environments import jax_py_environment, suite_gym
+    from agentax.policies import random_jax_policy
+    from agentax.replay_buffers.jax_uniform_replay_buffer import UniformReplayBuffer
+    from agentax.trajectories.trajectory import trajectory_spec
+
+    env = jax_py_environment.JaxPyEnvironment(suite_gym.load("CartPole-v0"))
+    policy = random_jax_policy.RandomJaxPolicy(env.time_step_spec(), env.action_spec())
+    rb = UniformReplayBuffer(trajectory_spec(env.time_step_spec(), env.action_spec()), batch_size=1, max_length=100)
+    counted = []
+    driver = dynamic_step_driver.DynamicStepDriver(env, policy, observers=[rb.add_batch, counted.append],
+                                                   num_steps=20)
+    driver.run()
+    stored = rb.gather_all()
+    assert rb.num_frames() == len(counted) >= 20  # boundaries are stored, not counted
+    np.testing.assert_array_equal(stored.step_type[0], np.concatenate([np.asarray(t.step_type) for t in counted]))
+    np.testing.assert_array_equal(stored.observation[0], np.concatenate([np.asarray(t.observation) for t in counted]))

@@ -147,3 +147,86 @@ def check_items(storage, items, expected_shape) -> None:
         if jnp.shape(x) != shape or jnp.result_type(x) != dtype:
             raise ValueError(f"`items` leaf {jax.tree_util.keystr(path) or '<root>'}: expected shape {shape} dtype "
                              f"{dtype}, got shape {jnp.shape(x)} dtype {jnp.result_type(x)}")
+
+
+class UniformReplayBuffer:
+    """`TFUniformReplayBuffer` used statefully, as TF-Agents' tutorials do (`add_batch` as a driver
+    observer, `get_next`, `as_dataset(...)`, `gather_all`, `clear`): the state of the pure
+    `JaxUniformReplayBuffer` (`.core`) held here, each call one compiled function. Sampling draws
+    from its own key stream (`seed`); checkpointable (`get_checkpoint_state`)."""
+
+    def __init__(self, data_spec, batch_size: int, max_length: int = 1000, seed: int = 0):
+        self.core = JaxUniformReplayBuffer(data_spec, batch_size, max_length)
+        self._state = self.core.init()
+        self._key = jax.random.PRNGKey(seed)
+        self._add = jax.jit(self.core.add_batch)
+        self._sample = jax.jit(self.core.sample, static_argnums=(2, 3))
+
+    @property
+    def data_spec(self):
+        return self.core.data_spec
+
+    @property
+    def capacity(self) -> int:
+        return self.core.capacity
+
+    def num_frames(self) -> int:
+        return int(self.core.num_frames(self._state))
+
+    def add_batch(self, items) -> None:
+        """One step per row: `items` leaves `[batch_size, ...]` (a batched driver's trajectory)."""
+        self._state = self._add(self._state, jax.tree.map(jnp.asarray, items))
+
+    def get_next(self, sample_batch_size: int | None = None, num_steps: int | None = None,
+                 time_stacked: bool = True):
+        """`(items, BufferInfo)` as `JaxUniformReplayBuffer.sample`; with `time_stacked=False`, items are a
+        tuple of `num_steps` steps. Raises when no sequence of `num_steps` can be drawn."""
+        if not bool(self.core.can_sample(self._state, num_steps)):
+            raise ValueError(f"UniformReplayBuffer is empty or holds fewer than num_steps={num_steps or 1} steps "
+                             "per row. Make sure to add items before sampling the buffer.")
+        self._key, key = jax.random.split(self._key)
+        items, info = self._sample(self._state, key, sample_batch_size, num_steps)
+        if num_steps is not None and not time_stacked:
+            axis = 0 if sample_batch_size is None else 1
+            items = tuple(jax.tree.map(lambda x: jnp.take(x, t, axis=axis), items) for t in range(num_steps))
+        return items, info
+
+    def as_dataset(self, sample_batch_size: int | None = None, num_steps: int | None = None,
+                   num_parallel_calls=None, sequence_preprocess_fn=None, single_deterministic_pass: bool = False):
+        """An endless iterator of `get_next(sample_batch_size, num_steps)` (`.prefetch(n)` returns it)."""
+        if single_deterministic_pass:
+            raise NotImplementedError("UniformReplayBuffer.as_dataset: single_deterministic_pass is not "
+                                      "supported; use gather_all()")
+        if sequence_preprocess_fn is not None:
+            raise NotImplementedError("UniformReplayBuffer.as_dataset: sequence_preprocess_fn is not supported")
+        return _Samples(lambda: self.get_next(sample_batch_size, num_steps))
+
+    def gather_all(self):
+        """Every row in time order, oldest first: leaves `[batch_size, num_valid, ...]`."""
+        return self.core.gather_all(self._state)
+
+    def clear(self) -> None:
+        self._state = self.core.clear(self._state)
+
+    def get_checkpoint_state(self):
+        return {"state": self._state, "key": self._key}
+
+    def set_checkpoint_state(self, state) -> None:
+        self._state = UniformBufferState(*jax.tree.map(jnp.asarray, tuple(state["state"])))
+        self._key = jnp.asarray(state["key"], jnp.uint32)
+
+
+class _Samples:
+    """An endless iterator of `draw()`; `prefetch(n)` (tf.data's) returns it unchanged."""
+
+    def __init__(self, draw):
+        self._draw = draw
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self._draw()
+
+    def prefetch(self, buffer_size: int) -> "_Samples":
+        return self
