@@ -9,8 +9,9 @@
 - `vmapped`: `--num-seeds N` seeds in one program against the same seeds one by one.
 - `python`: the Python path with the `zoo` preset, steps to 475 within its 50k steps (goal 100k).
 - `tutorial`: `examples/dqn_tutorial.py` (TF-Agents' DQN tutorial ported by renames: CartPole-v0, 20k
-  iterations of one env step and one gradient step, Reverb table, `PyDriver`) run whole in a subprocess:
-  wall time and its printed average returns (the notebook says its training cell takes ~5 minutes).
+  iterations of one env step and one gradient step, Reverb table, `PyDriver`) and `examples/c51_tutorial.py`
+  (its C51 tutorial: CartPole-v1, 15k iterations, `UniformReplayBuffer`), each run whole in a subprocess:
+  wall time and the printed average returns (the notebooks say their training cells take ~5 and ~7 minutes).
 - `minatar`: a compiled DQN with a small convolution on gymnax's Breakout-MinAtar (no bar): the return reached.
 
 Sections run (`--sections`) replace their keys in the results file; the others are kept.
@@ -157,12 +158,12 @@ def minatar(seed: int, iterations: int) -> dict:
             "final_eval": curve[-1][1], "best_eval": max(v for _, v in curve), "curve": curve}
 
 
-def tutorial_port() -> dict:
-    """The ported DQN tutorial, whole, in a fresh process (import and compile included), in a scratch
-    directory (its plot and videos are left there)."""
+def tutorial_port(name: str, iterations: int, reference: str) -> dict:
+    """A ported tutorial (`examples/<name>.py`), whole, in a fresh process (import and compile included),
+    in a scratch directory (its plot and videos are left there)."""
     import tempfile
 
-    script = Path(__file__).resolve().parents[1] / "examples" / "dqn_tutorial.py"
+    script = Path(__file__).resolve().parents[1] / "examples" / f"{name}.py"
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
         out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=1800, cwd=scratch)
@@ -171,8 +172,8 @@ def tutorial_port() -> dict:
         return {"error": out.stderr[-1000:]}
     returns = [[int(line.split(":")[0].split("= ")[1]), float(line.split("= ")[-1])]
                for line in out.stdout.splitlines() if line.startswith("step = ") and "Average Return" in line]
-    return {"iterations": 20_000, "wall_seconds": round(seconds, 1), "returns_every_1000": returns,
-            "final_return": returns[-1][1], "reference": "the notebook: its training cell takes ~5 minutes"}
+    return {"iterations": iterations, "wall_seconds": round(seconds, 1), "returns_every_1000": returns,
+            "final_return": returns[-1][1], "reference": reference}
 
 
 def sb3_seed(seed: int, python: str) -> dict:
@@ -243,8 +244,12 @@ def main() -> None:
         results["python"] = {"preset": "zoo", "runs": rows, **summary(rows)}
         print("python", summary(rows))
     if "tutorial" in args.sections:
-        results["tutorial_port"] = tutorial_port()
-        print({k: v for k, v in results["tutorial_port"].items() if k != "returns_every_1000"})
+        results["tutorial_port"] = tutorial_port("dqn_tutorial", 20_000, "the notebook: its training cell takes "
+                                                 "~5 minutes")
+        results["c51_tutorial_port"] = tutorial_port("c51_tutorial", 15_000, "the notebook: its training cell "
+                                                     "takes ~7 minutes")
+        for key in ("tutorial_port", "c51_tutorial_port"):
+            print(key, {k: v for k, v in results[key].items() if k != "returns_every_1000"})
     if "minatar" in args.sections:
         results["minatar"] = {"config": "see minatar() in this file", **minatar(args.seeds[0], args.minatar_iterations)}
         print({k: v for k, v in results["minatar"].items() if k != "curve"})

@@ -40,3 +40,11 @@ def test_dqn_tutorial_port_runs(tmp_path):
     assert (tmp_path / "dqn_returns.png").stat().st_size > 1000
     for video in ("trained-agent.mp4", "random-agent.mp4"):
         assert (tmp_path / video).stat().st_size > 1000
+
+
+def test_c51_tutorial_port_runs(tmp_path):
+    out = run(tmp_path, str(ROOT / "examples" / "c51_tutorial.py"), "--iterations", "1000")
+    lines = [line for line in out.splitlines() if line.startswith("step = ")]
+    assert [line.split(":")[0] for line in lines] == [f"step = {s}" for s in (200, 400, 600, 800, 1000, 1000)]
+    assert lines[-1].startswith("step = 1000: Average Return = ") and 0 < float(lines[-1].split("= ")[-1]) <= 500
+    assert (tmp_path / "c51_returns.png").stat().st_size > 1000 and (tmp_path / "imageio.mp4").stat().st_size > 1000
