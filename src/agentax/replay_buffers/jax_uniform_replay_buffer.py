@@ -161,6 +161,7 @@ class UniformReplayBuffer:
         self._key = jax.random.PRNGKey(seed)
         self._add = jax.jit(self.core.add_batch)
         self._sample = jax.jit(self.core.sample, static_argnums=(2, 3))
+        self._can_sample = jax.jit(self.core.can_sample, static_argnums=1)
 
     @property
     def data_spec(self):
@@ -181,7 +182,7 @@ class UniformReplayBuffer:
                  time_stacked: bool = True):
         """`(items, BufferInfo)` as `JaxUniformReplayBuffer.sample`; with `time_stacked=False`, items are a
         tuple of `num_steps` steps. Raises when no sequence of `num_steps` can be drawn."""
-        if not bool(self.core.can_sample(self._state, num_steps)):
+        if not bool(self._can_sample(self._state, num_steps)):
             raise ValueError(f"UniformReplayBuffer is empty or holds fewer than num_steps={num_steps or 1} steps "
                              "per row. Make sure to add items before sampling the buffer.")
         self._key, key = jax.random.split(self._key)

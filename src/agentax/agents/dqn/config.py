@@ -169,10 +169,9 @@ every seed reached 475 (median 40 iterations) and 79 of 80 ended there (all 79 a
 0.99 and the rate decaying to 2e-4 (the previous default) 47 of 48 ended there (45 at 500), and the
 policy dipped below 475 in the last 40 iterations in 14 of 48 seeds (13 of 80 with these settings);
 each change alone helped less (gamma 0.995: 31 of 32 ended >= 475; decay to 4e-5: 16 of 16, two of
-them below 500); gamma 0.998 or 0.98, Adam
-5e-4 or 3e-3, 1-step updates, batch 128 and hard target copies every 256 steps were all worse. The
-zoo's network with 3-step updates and Adam 1e-3 (still the field defaults) took ~3x the time per
-iteration;
+them below 500); gamma 0.998 or 0.98, Adam 5e-4 or 3e-3, 1-step updates, batch 128 and hard target
+copies every 256 steps were all worse. The zoo's network with 3-step updates and Adam 1e-3 (still
+the field defaults) took ~3x the time per iteration;
 'tutorial' is TF-Agents' 1_dqn_tutorial exactly (CartPole-v0, Python trainer, gamma 1, squared
 loss, target = the online network after every step); 'zoo' is the zoo's configuration on the
 Python trainer (50k steps)."""
