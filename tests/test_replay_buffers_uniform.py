@@ -184,8 +184,10 @@ def test_stateful_uniform_buffer_as_the_tutorials_use_it(tmp_path):
     np.testing.assert_allclose(info.probabilities, 1 / (2 * 2))  # 2 valid starts per row, 2 rows
     with pytest.raises(ValueError, match="num_steps=5"):
         rb.get_next(num_steps=5)
-    first, second = rb.get_next(sample_batch_size=4, num_steps=2, time_stacked=False)[0]
+    (first, second), info = rb.get_next(sample_batch_size=4, num_steps=2, time_stacked=False)
     np.testing.assert_array_equal(np.asarray(second["t"]) - np.asarray(first["t"]), 1)
+    assert len(info.ids) == 2 and info.ids[0].shape == (4,)  # ids split per step too, as TF-Agents'
+    np.testing.assert_array_equal(np.asarray(info.ids[1]) - np.asarray(info.ids[0]), 1)
     dataset = rb.as_dataset(sample_batch_size=5, num_steps=2, num_parallel_calls=3).prefetch(3)
     assert next(iter(dataset))[0]["t"].shape == (5, 2)
     with pytest.raises(NotImplementedError, match="single_deterministic_pass"):

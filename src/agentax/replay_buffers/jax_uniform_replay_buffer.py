@@ -180,8 +180,9 @@ class UniformReplayBuffer:
 
     def get_next(self, sample_batch_size: int | None = None, num_steps: int | None = None,
                  time_stacked: bool = True):
-        """`(items, BufferInfo)` as `JaxUniformReplayBuffer.sample`; with `time_stacked=False`, items are a
-        tuple of `num_steps` steps. Raises when no sequence of `num_steps` can be drawn."""
+        """`(items, BufferInfo)` as `JaxUniformReplayBuffer.sample`; with `time_stacked=False`, items and
+        ids are tuples of `num_steps` steps (as TF-Agents'). Raises when no sequence of `num_steps` can be
+        drawn (TF-Agents asserts that the buffer is not empty)."""
         if not bool(self._can_sample(self._state, num_steps)):
             raise ValueError(f"UniformReplayBuffer is empty or holds fewer than num_steps={num_steps or 1} steps "
                              "per row. Make sure to add items before sampling the buffer.")
@@ -189,7 +190,9 @@ class UniformReplayBuffer:
         items, info = self._sample(self._state, key, sample_batch_size, num_steps)
         if num_steps is not None and not time_stacked:
             axis = 0 if sample_batch_size is None else 1
-            items = tuple(jax.tree.map(lambda x: jnp.take(x, t, axis=axis), items) for t in range(num_steps))
+            items, ids = (tuple(jax.tree.map(lambda x: jnp.take(x, t, axis=axis), tree) for t in range(num_steps))
+                          for tree in (items, info.ids))
+            info = info._replace(ids=ids)
         return items, info
 
     def as_dataset(self, sample_batch_size: int | None = None, num_steps: int | None = None,
