@@ -391,8 +391,10 @@ def test_a_sequential_of_flax_layers_is_a_q_network_as_in_the_dqn_tutorial():
     np.testing.assert_allclose(q_net.apply(agent.state.q_params, observation), q_values, rtol=1e-5, atol=1e-6)
     action = agent.policy.action(restart(observation, batch_size=3)).action
     np.testing.assert_array_equal(action, np.argmax(q_values, axis=-1))
-    with pytest.raises(ValueError, match=r"layers\[1\]"):
+    with pytest.raises(TypeError, match=r"layers\[1\]"):  # TF-Agents: TypeError for a non-layer
         sequential.Sequential([nn.Dense(2), "relu"])
+    with pytest.raises(ValueError, match="non-empty"):
+        sequential.Sequential([])
 
 
 def test_q_networks_on_images_and_dict_observations():

@@ -13,7 +13,8 @@ class Sequential(nn.Sequential):
 
     A Keras `Dense(units, activation=f)` is `nn.Dense(units)` followed by `f` in the list (a Flax
     `Dense` has no activation). `input_spec` is accepted, as TF-Agents' is, and only kept: Flax
-    infers input shapes at `init`."""
+    infers input shapes at `init`. As TF-Agents': empty `layers` is a ValueError, a layer that cannot
+    be one (here: not callable) a TypeError. Stateful (recurrent) layers are not supported."""
 
     input_spec: Any = None
 
@@ -22,5 +23,5 @@ class Sequential(nn.Sequential):
             raise ValueError(f"Sequential: `layers` must be a non-empty list of layers, got {self.layers!r}")
         for i, layer in enumerate(self.layers):
             if not callable(layer):
-                raise ValueError(f"Sequential: `layers[{i}]` must be a Flax module or a function, got {layer!r}")
+                raise TypeError(f"Sequential: `layers[{i}]` must be a Flax module or a function, got {layer!r}")
         super().__post_init__()
